@@ -1,0 +1,161 @@
+//! Builds the HTTP application: shared state, middleware from `web/`, then each feature's routes. `serve`
+//! and the tests start the very same server.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Config;
+use crate::db::{self, Db, DbError};
+use crate::settings::SiteCache;
+use crate::telemetry::RequestSpan;
+use crate::web::error::{bad_request_from, render_errors};
+use crate::web::{assets, headers, AppError};
+use crate::{funding, health, home, openapi};
+
+/// Why `steward` could not start, each naming the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("DATABASE_URL: {0}")]
+    Database(DbError),
+    #[error("DATABASE_URL: {0}")]
+    Migration(DbError),
+    #[error("{setting}: cannot listen on {addr}: {source}")]
+    Bind {
+        setting: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("demo data could not be written: {0}")]
+    Demo(crate::domain::ServiceError),
+    #[error("the server stopped with an error: {0}")]
+    Server(std::io::Error),
+}
+
+/// Connects to the database named in the configuration.
+pub fn connect(config: &Config) -> Result<Db, StartupError> {
+    Db::connect(&config.database_url, config.pool_size, config.pool_timeout)
+        .map_err(StartupError::Database)
+}
+
+/// Applies pending migrations, logging each.
+pub fn migrate(db: &Db) -> Result<Vec<String>, StartupError> {
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let applied = db::run_migrations(&mut conn).map_err(StartupError::Migration)?;
+    for version in &applied {
+        tracing::info!(version = %version, "migration applied");
+    }
+    Ok(applied)
+}
+
+/// Binds the configured address, naming `setting` in the error.
+pub fn bind(
+    addr: std::net::SocketAddr,
+    setting: &'static str,
+) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        setting,
+        addr: addr.to_string(),
+        source,
+    })
+}
+
+/// Starts the server on `listener` with `workers` threads; the returned future runs until shutdown
+/// (SIGTERM or SIGINT, after in-flight requests finish).
+pub fn start(
+    config: Config,
+    db: Db,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<Server> {
+    let https = config.is_https();
+    let config = web::Data::new(config);
+    let db = web::Data::new(db);
+    let site = web::Data::new(SiteCache::new(Duration::from_secs(10)));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(config.clone())
+            .app_data(db.clone())
+            .app_data(site.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(1 << 20)
+                    .error_handler(|e, _| bad_request_from(e)),
+            )
+            .app_data(
+                web::FormConfig::default()
+                    .limit(256 << 10)
+                    .error_handler(|e, _| bad_request_from(e)),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| bad_request_from(e)))
+            .configure(health::routes)
+            .configure(assets::routes)
+            .configure(headers::routes)
+            .configure(openapi::routes)
+            .configure(home::routes)
+            .configure(funding::routes)
+            .default_service(web::to(not_found))
+            .wrap(from_fn(render_errors))
+            .wrap(Compress::default())
+            .wrap(headers::security_headers(https))
+            .wrap_fn(|req, srv| {
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    let id = res
+                        .request()
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|id| id.to_string());
+                    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                        res.headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(TracingLogger::<RequestSpan>::new())
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// `steward serve`: connect, migrate unless told not to, and serve until stopped.
+pub async fn serve(config: Config, migrate_first: bool) -> Result<(), StartupError> {
+    let db = connect(&config)?;
+    if migrate_first {
+        migrate(&db)?;
+    }
+    let listener = bind(config.bind, "STEWARD_BIND")?;
+    run_server(config, db, listener).await
+}
+
+/// Serves on an already-bound listener until shutdown.
+pub async fn run_server(config: Config, db: Db, listener: TcpListener) -> Result<(), StartupError> {
+    let addr = listener.local_addr().map_err(StartupError::Server)?;
+    tracing::info!(address = %addr, database = db.backend(), base_url = %config.base_url, "serving");
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    start(config, db, listener, workers)
+        .map_err(StartupError::Server)?
+        .await
+        .map_err(StartupError::Server)?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Types every feature's service shares: the service error and field-level validation messages.
+//!
+//! Services return [`ServiceError`]; the web layer maps it to a status once (`web::error`). Nothing here
+//! knows about HTTP.
+
+use serde::Serialize;
+use validator::{Validate, ValidationErrors};
+
+use crate::db::DbError;
+
+/// A message about one input field: shown next to it on a form, listed in problem+json.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a service refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the input is not valid")]
+    Validation(Vec<FieldError>),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// Runs the `validator` rules of an input and turns failures into field errors, in field order.
+pub fn check(input: &impl Validate) -> Result<(), ServiceError> {
+    input
+        .validate()
+        .map_err(|e| ServiceError::Validation(field_errors(&e)))
+}
+
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, errs)| {
+            errs.iter().map(move |e| {
+                let message = e
+                    .message
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| format!("{field} is not valid"));
+                FieldError::new(field.to_string(), message)
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}

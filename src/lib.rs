@@ -1,0 +1,15 @@
+//! Steward: members, dues, funding priorities, outcomes, surveys and reports of an open-source foundation.
+//! See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod funding;
+pub mod health;
+pub mod home;
+pub mod openapi;
+pub mod settings;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,115 @@
+//! The `steward` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use steward::app::{self, StartupError};
+use steward::config::{Config, DatabaseUrl, DEFAULT_BIND};
+use steward::{demo, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = "Members, money and outcomes of an open-source foundation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web interface and API (settings come from the environment; see README).
+    Serve {
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Start on a fresh SQLite file filled with a demo foundation.
+    Demo {
+        /// The demo database file; it is recreated at every start.
+        #[arg(long, default_value = "steward-demo.db")]
+        db: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_BIND)]
+        bind: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that names the setting; the log (if any) has the rest.
+            eprintln!("steward: {}", one_line(&e.to_string()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run(command: Command) -> Result<(), StartupError> {
+    match command {
+        Command::Serve { no_migrate } => {
+            let config = Config::from_env()?;
+            telemetry::init(config.log_format);
+            actix_web::rt::System::new().block_on(app::serve(config, !no_migrate))
+        }
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            telemetry::init(config.log_format);
+            let db = app::connect(&config)?;
+            let applied = app::migrate(&db)?;
+            println!(
+                "{} migration(s) applied to {}",
+                applied.len(),
+                config.database_url.redacted()
+            );
+            Ok(())
+        }
+        Command::Demo { db: path, bind } => run_demo(path, bind),
+    }
+}
+
+fn run_demo(path: PathBuf, bind: String) -> Result<(), StartupError> {
+    let mut config = Config::from_env()?;
+    let bind_addr = bind.parse().map_err(|_| {
+        StartupError::Config(steward::config::ConfigError::new(
+            "--bind",
+            format!("'{bind}' is not an address like 127.0.0.1:8080"),
+        ))
+    })?;
+    config.bind = bind_addr;
+    if std::env::var("STEWARD_BASE_URL").is_err() {
+        config.base_url = format!("http://{bind_addr}");
+    }
+    config.database_url = DatabaseUrl::Sqlite(path.to_string_lossy().into_owned());
+    telemetry::init(config.log_format);
+
+    // Bind before touching the file, so a busy port leaves an earlier demo database alone.
+    let listener = app::bind(bind_addr, "--bind")?;
+    demo::remove_database(&path).map_err(|e| {
+        StartupError::Config(steward::config::ConfigError::new(
+            "--db",
+            format!("cannot replace {}: {e}", path.display()),
+        ))
+    })?;
+    let db = app::connect(&config)?;
+    app::migrate(&db)?;
+    {
+        let mut conn = db.get().map_err(StartupError::Database)?;
+        demo::seed(&mut conn).map_err(StartupError::Demo)?;
+    }
+    println!("Steward demo: {}", config.base_url);
+    println!("  database: {} (recreated at every start)", path.display());
+    println!("  stop with Ctrl-C");
+    actix_web::rt::System::new().block_on(app::run_server(config, db, listener))
+}

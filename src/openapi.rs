@@ -1,0 +1,141 @@
+//! The API's OpenAPI document, generated from the handlers' annotations, and a docs page drawn from it on
+//! the server (no script, nothing fetched from elsewhere).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde_json::Value;
+use utoipa::OpenApi;
+
+use crate::db::Db;
+use crate::settings::SiteCache;
+use crate::web::{render, AppError, Layout};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Steward API",
+        description = "Members, dues, funding and outcomes of an open-source foundation. Errors are \
+                       `application/problem+json` documents (see the Problem schema).",
+        license(name = "Apache-2.0")
+    ),
+    paths(crate::health::healthz, crate::health::readyz, openapi_json),
+    components(schemas(crate::web::error::ProblemSchema, crate::domain::FieldError)),
+    tags(
+        (name = "operations", description = "Health and readiness for operators"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/openapi.json", web::get().to(openapi_json))
+        .route("/api/docs", web::get().to(docs));
+}
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// One operation as the docs page lists it.
+struct Operation {
+    method: String,
+    path: String,
+    summary: String,
+    description: String,
+    parameters: Vec<(String, String, bool, String)>,
+    request_body: Option<String>,
+    responses: Vec<(String, String)>,
+}
+
+struct Section {
+    tag: String,
+    description: String,
+    operations: Vec<Operation>,
+}
+
+#[derive(Template)]
+#[template(path = "openapi/docs.html")]
+struct DocsPage {
+    layout: Layout,
+    title: String,
+    version: String,
+    description: String,
+    sections: Vec<Section>,
+}
+
+async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
+    let site = site.get(&db).await?;
+    let doc = serde_json::to_value(ApiDoc::openapi()).map_err(AppError::internal)?;
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut sections: Vec<Section> = doc["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| Section {
+            tag: text(t, "name"),
+            description: text(t, "description"),
+            operations: Vec::new(),
+        })
+        .collect();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            let parameters = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        text(p, "name"),
+                        text(p, "in"),
+                        p["required"].as_bool().unwrap_or(false),
+                        text(p, "description"),
+                    )
+                })
+                .collect();
+            let request_body = op["requestBody"]["content"]
+                .as_object()
+                .map(|c| c.keys().cloned().collect::<Vec<_>>().join(", "));
+            let responses = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(code, r)| (code.clone(), text(r, "description")))
+                .collect();
+            let operation = Operation {
+                method: method.to_string(),
+                path: path.clone(),
+                summary: text(op, "summary"),
+                description: text(op, "description"),
+                parameters,
+                request_body,
+                responses,
+            };
+            let tag = op["tags"][0].as_str().unwrap_or("other").to_string();
+            match sections.iter_mut().find(|s| s.tag == tag) {
+                Some(section) => section.operations.push(operation),
+                None => sections.push(Section {
+                    tag,
+                    description: String::new(),
+                    operations: vec![operation],
+                }),
+            }
+        }
+    }
+    sections.retain(|s| !s.operations.is_empty());
+    render(&DocsPage {
+        layout: Layout::new("API", site.name),
+        title: text(&doc["info"], "title"),
+        version: text(&doc["info"], "version"),
+        description: text(&doc["info"], "description"),
+        sections,
+    })
+}

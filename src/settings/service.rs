@@ -1,0 +1,110 @@
+//! Reading and writing settings, and a short-lived cache so every page can show the foundation's name
+//! without a query of its own.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+
+use crate::db::schema::settings;
+use crate::db::{self, Db, DbConn};
+use crate::domain::ServiceError;
+
+pub const FOUNDATION_NAME: &str = "foundation_name";
+pub const FOUNDATION_TAGLINE: &str = "foundation_tagline";
+
+/// What pages show about the foundation itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    pub tagline: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            name: "Steward".into(),
+            tagline: "Members, money and outcomes of an open-source foundation.".into(),
+        }
+    }
+}
+
+pub fn get(conn: &mut DbConn, key: &str) -> Result<Option<String>, ServiceError> {
+    Ok(settings::table
+        .find(key)
+        .select(settings::value)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Sets a value, replacing any earlier one.
+pub fn set(conn: &mut DbConn, key: &str, value: &str) -> Result<(), ServiceError> {
+    db::write_transaction(conn, |conn| {
+        let now = db::now();
+        let updated = diesel::update(settings::table.find(key))
+            .set((settings::value.eq(value), settings::updated_at.eq(now)))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(settings::table)
+                .values((
+                    settings::key.eq(key),
+                    settings::value.eq(value),
+                    settings::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
+    let rows: Vec<(String, String)> = settings::table
+        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE]))
+        .select((settings::key, settings::value))
+        .load(conn)?;
+    let mut site = Site::default();
+    for (key, value) in rows {
+        match key.as_str() {
+            FOUNDATION_NAME => site.name = value,
+            FOUNDATION_TAGLINE => site.tagline = value,
+            _ => {}
+        }
+    }
+    Ok(site)
+}
+
+/// Keeps [`Site`] for a few seconds; another instance's change shows up within that time.
+#[derive(Clone)]
+pub struct SiteCache {
+    inner: Arc<RwLock<Option<(Instant, Site)>>>,
+    ttl: Duration,
+}
+
+impl SiteCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            inner: Arc::new(RwLock::new(None)),
+            ttl,
+        }
+    }
+
+    pub async fn get(&self, db: &Db) -> Result<Site, ServiceError> {
+        if let Some((at, site)) = self.inner.read().ok().and_then(|g| g.clone()) {
+            if at.elapsed() < self.ttl {
+                return Ok(site);
+            }
+        }
+        let site = db.run(load_site).await?;
+        if let Ok(mut guard) = self.inner.write() {
+            *guard = Some((Instant::now(), site.clone()));
+        }
+        Ok(site)
+    }
+
+    /// Forgets the cached value, after a change made by this instance.
+    pub fn invalidate(&self) {
+        if let Ok(mut guard) = self.inner.write() {
+            *guard = None;
+        }
+    }
+}
