@@ -28,11 +28,7 @@ pub enum StartupError {
     #[error("DATABASE_URL: {0}")]
     Migration(DbError),
     #[error("{setting}: cannot listen on {addr}: {source}")]
-    Bind {
-        setting: &'static str,
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { setting: &'static str, addr: String, source: std::io::Error },
     #[error("demo data could not be written: {0}")]
     Demo(crate::domain::ServiceError),
     #[error("the server stopped with an error: {0}")]
@@ -41,8 +37,7 @@ pub enum StartupError {
 
 /// Connects to the database named in the configuration.
 pub fn connect(config: &Config) -> Result<Db, StartupError> {
-    Db::connect(&config.database_url, config.pool_size, config.pool_timeout)
-        .map_err(StartupError::Database)
+    Db::connect(&config.database_url, config.pool_size, config.pool_timeout).map_err(StartupError::Database)
 }
 
 /// Applies pending migrations, logging each.
@@ -56,25 +51,13 @@ pub fn migrate(db: &Db) -> Result<Vec<String>, StartupError> {
 }
 
 /// Binds the configured address, naming `setting` in the error.
-pub fn bind(
-    addr: std::net::SocketAddr,
-    setting: &'static str,
-) -> Result<TcpListener, StartupError> {
-    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
-        setting,
-        addr: addr.to_string(),
-        source,
-    })
+pub fn bind(addr: std::net::SocketAddr, setting: &'static str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind { setting, addr: addr.to_string(), source })
 }
 
 /// Starts the server on `listener` with `workers` threads; the returned future runs until shutdown
 /// (SIGTERM or SIGINT, after in-flight requests finish).
-pub fn start(
-    config: Config,
-    db: Db,
-    listener: TcpListener,
-    workers: usize,
-) -> std::io::Result<Server> {
+pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let https = config.is_https();
     let config = web::Data::new(config);
     let db = web::Data::new(db);
@@ -84,16 +67,8 @@ pub fn start(
             .app_data(config.clone())
             .app_data(db.clone())
             .app_data(site.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(1 << 20)
-                    .error_handler(|e, _| bad_request_from(e)),
-            )
-            .app_data(
-                web::FormConfig::default()
-                    .limit(256 << 10)
-                    .error_handler(|e, _| bad_request_from(e)),
-            )
+            .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(|e, _| bad_request_from(e)))
+            .app_data(web::FormConfig::default().limit(256 << 10).error_handler(|e, _| bad_request_from(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))
             .app_data(web::PathConfig::default().error_handler(|e, _| bad_request_from(e)))
             .configure(health::routes)
@@ -110,14 +85,9 @@ pub fn start(
                 let fut = srv.call(req);
                 async move {
                     let mut res = fut.await?;
-                    let id = res
-                        .request()
-                        .extensions()
-                        .get::<RequestId>()
-                        .map(|id| id.to_string());
+                    let id = res.request().extensions().get::<RequestId>().map(|id| id.to_string());
                     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                        res.headers_mut()
-                            .insert(HeaderName::from_static("x-request-id"), value);
+                        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
                     }
                     Ok(res)
                 }
@@ -149,13 +119,8 @@ pub async fn serve(config: Config, migrate_first: bool) -> Result<(), StartupErr
 pub async fn run_server(config: Config, db: Db, listener: TcpListener) -> Result<(), StartupError> {
     let addr = listener.local_addr().map_err(StartupError::Server)?;
     tracing::info!(address = %addr, database = db.backend(), base_url = %config.base_url, "serving");
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    start(config, db, listener, workers)
-        .map_err(StartupError::Server)?
-        .await
-        .map_err(StartupError::Server)?;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    start(config, db, listener, workers).map_err(StartupError::Server)?.await.map_err(StartupError::Server)?;
     tracing::info!("stopped");
     Ok(())
 }

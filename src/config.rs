@@ -42,24 +42,16 @@ impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(
-                "is empty; use a file path, sqlite://PATH or postgres://USER@HOST/DB".into(),
-            );
+            return Err("is empty; use a file path, sqlite://PATH or postgres://USER@HOST/DB".into());
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            let rest = raw
-                .split_once("://")
-                .map(|(_, rest)| rest)
-                .unwrap_or_default();
+            let rest = raw.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
             if rest.is_empty() || rest.starts_with('/') && rest.len() == 1 {
                 return Err("has no host or database after postgres://".into());
             }
             return Ok(Self::Postgres(Secret::new(raw)));
         }
-        if let Some(path) = raw
-            .strip_prefix("sqlite://")
-            .or_else(|| raw.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err("has no file path after sqlite://".into());
             }
@@ -143,10 +135,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(var: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            var,
-            message: message.into(),
-        }
+        Self { var, message: message.into() }
     }
 }
 
@@ -163,24 +152,18 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let database_url =
-            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
-                .map_err(|m| ConfigError::new("DATABASE_URL", m))?;
+        let database_url = DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
+            .map_err(|m| ConfigError::new("DATABASE_URL", m))?;
 
         let bind_raw = get("STEWARD_BIND").unwrap_or_else(|| DEFAULT_BIND.into());
         let bind: SocketAddr = bind_raw.trim().parse().map_err(|_| {
-            ConfigError::new(
-                "STEWARD_BIND",
-                format!("'{bind_raw}' is not an address like 127.0.0.1:8080"),
-            )
+            ConfigError::new("STEWARD_BIND", format!("'{bind_raw}' is not an address like 127.0.0.1:8080"))
         })?;
 
         let base_url = match get("STEWARD_BASE_URL") {
             Some(url) => {
                 let url = url.trim().trim_end_matches('/').to_string();
-                let rest = url
-                    .strip_prefix("https://")
-                    .or_else(|| url.strip_prefix("http://"));
+                let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
                 match rest {
                     Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => url,
                     _ => {
@@ -194,56 +177,33 @@ impl Config {
             None => format!("http://{bind}"),
         };
 
-        let data_dir =
-            PathBuf::from(get("STEWARD_DATA_DIR").unwrap_or_else(|| "steward-data".into()));
+        let data_dir = PathBuf::from(get("STEWARD_DATA_DIR").unwrap_or_else(|| "steward-data".into()));
 
         let smtp_url = get("STEWARD_SMTP_URL").map(Secret::new);
         if let Some(url) = &smtp_url {
             let u = url.expose();
             if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
-                return Err(ConfigError::new(
-                    "STEWARD_SMTP_URL",
-                    "must start with smtp:// or smtps://",
-                ));
+                return Err(ConfigError::new("STEWARD_SMTP_URL", "must start with smtp:// or smtps://"));
             }
         }
 
-        let mail_from =
-            get("STEWARD_MAIL_FROM").unwrap_or_else(|| "Steward <steward@localhost>".into());
+        let mail_from = get("STEWARD_MAIL_FROM").unwrap_or_else(|| "Steward <steward@localhost>".into());
         if !mail_from.contains('@') || mail_from.contains(['\r', '\n']) {
-            return Err(ConfigError::new(
-                "STEWARD_MAIL_FROM",
-                format!("'{mail_from}' is not an email address"),
-            ));
+            return Err(ConfigError::new("STEWARD_MAIL_FROM", format!("'{mail_from}' is not an email address")));
         }
 
         let log_format = match get("STEWARD_LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError::new(
-                    "STEWARD_LOG_FORMAT",
-                    format!("'{other}' is neither human nor json"),
-                ))
+                return Err(ConfigError::new("STEWARD_LOG_FORMAT", format!("'{other}' is neither human nor json")))
             }
         };
 
         let pool_size = parse_number(&get, "STEWARD_DB_POOL_SIZE", 10, 1, 200)?;
-        let pool_timeout = Duration::from_secs(
-            parse_number(&get, "STEWARD_DB_TIMEOUT_SECONDS", 5, 1, 300)?.into(),
-        );
+        let pool_timeout = Duration::from_secs(parse_number(&get, "STEWARD_DB_TIMEOUT_SECONDS", 5, 1, 300)?.into());
 
-        Ok(Self {
-            database_url,
-            bind,
-            base_url,
-            data_dir,
-            smtp_url,
-            mail_from,
-            log_format,
-            pool_size,
-            pool_timeout,
-        })
+        Ok(Self { database_url, bind, base_url, data_dir, smtp_url, mail_from, log_format, pool_size, pool_timeout })
     }
 
     /// Whether people reach Steward over https (secure cookies, HSTS).
@@ -263,10 +223,7 @@ fn parse_number(
         None => Ok(default),
         Some(raw) => match raw.trim().parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError::new(
-                var,
-                format!("'{raw}' is not a whole number from {min} to {max}"),
-            )),
+            _ => Err(ConfigError::new(var, format!("'{raw}' is not a whole number from {min} to {max}"))),
         },
     }
 }
@@ -276,40 +233,18 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn database_url_schemes() {
-        assert_eq!(
-            DatabaseUrl::parse("a.db").unwrap(),
-            DatabaseUrl::Sqlite("a.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
-            DatabaseUrl::Sqlite("/tmp/a.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:a.db").unwrap(),
-            DatabaseUrl::Sqlite("a.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgres://u@h/d").unwrap().backend(),
-            "postgres"
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/d").unwrap().backend(),
-            "postgres"
-        );
-        assert!(DatabaseUrl::parse("mysql://u@h/d")
-            .unwrap_err()
-            .contains("'mysql'"));
+        assert_eq!(DatabaseUrl::parse("a.db").unwrap(), DatabaseUrl::Sqlite("a.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(), DatabaseUrl::Sqlite("/tmp/a.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:a.db").unwrap(), DatabaseUrl::Sqlite("a.db".into()));
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/d").unwrap().backend(), "postgres");
+        assert_eq!(DatabaseUrl::parse("postgresql://u@h/d").unwrap().backend(), "postgres");
+        assert!(DatabaseUrl::parse("mysql://u@h/d").unwrap_err().contains("'mysql'"));
         assert!(DatabaseUrl::parse("sqlite://").is_err());
         assert!(DatabaseUrl::parse("postgres://").is_err());
         assert!(DatabaseUrl::parse("  ").is_err());
@@ -318,10 +253,7 @@ mod tests {
     #[test]
     fn passwords_are_redacted() {
         let url = DatabaseUrl::parse("postgres://app:hunter2@db.internal:5432/steward").unwrap();
-        assert_eq!(
-            url.redacted(),
-            "postgres://app:***@db.internal:5432/steward"
-        );
+        assert_eq!(url.redacted(), "postgres://app:***@db.internal:5432/steward");
         assert!(!format!("{url:?}").contains("hunter2"));
     }
 
@@ -331,30 +263,11 @@ mod tests {
         assert_eq!(c.bind.to_string(), DEFAULT_BIND);
         assert_eq!(c.base_url, "http://127.0.0.1:8080");
         assert!(!c.is_https());
-        assert_eq!(
-            config(&[("STEWARD_BIND", "nope")]).unwrap_err().var,
-            "STEWARD_BIND"
-        );
-        assert_eq!(
-            config(&[("STEWARD_BASE_URL", "ftp://x")]).unwrap_err().var,
-            "STEWARD_BASE_URL"
-        );
-        assert_eq!(
-            config(&[("STEWARD_LOG_FORMAT", "xml")]).unwrap_err().var,
-            "STEWARD_LOG_FORMAT"
-        );
-        assert_eq!(
-            config(&[("STEWARD_DB_POOL_SIZE", "0")]).unwrap_err().var,
-            "STEWARD_DB_POOL_SIZE"
-        );
-        assert_eq!(
-            config(&[("STEWARD_SMTP_URL", "http://x")]).unwrap_err().var,
-            "STEWARD_SMTP_URL"
-        );
-        assert!(
-            config(&[("STEWARD_BASE_URL", "https://steward.example.org/")])
-                .unwrap()
-                .is_https()
-        );
+        assert_eq!(config(&[("STEWARD_BIND", "nope")]).unwrap_err().var, "STEWARD_BIND");
+        assert_eq!(config(&[("STEWARD_BASE_URL", "ftp://x")]).unwrap_err().var, "STEWARD_BASE_URL");
+        assert_eq!(config(&[("STEWARD_LOG_FORMAT", "xml")]).unwrap_err().var, "STEWARD_LOG_FORMAT");
+        assert_eq!(config(&[("STEWARD_DB_POOL_SIZE", "0")]).unwrap_err().var, "STEWARD_DB_POOL_SIZE");
+        assert_eq!(config(&[("STEWARD_SMTP_URL", "http://x")]).unwrap_err().var, "STEWARD_SMTP_URL");
+        assert!(config(&[("STEWARD_BASE_URL", "https://steward.example.org/")]).unwrap().is_https());
     }
 }

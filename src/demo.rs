@@ -47,12 +47,7 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
     Ok(())
 }
 
-type PrioritySeed = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-);
+type PrioritySeed = (&'static str, &'static str, &'static str, &'static [&'static str]);
 
 const PRIORITIES: &[PrioritySeed] = &[
     (

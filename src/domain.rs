@@ -17,10 +17,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -53,9 +50,7 @@ impl From<diesel::result::Error> for ServiceError {
 
 /// Runs the `validator` rules of an input and turns failures into field errors, in field order.
 pub fn check(input: &impl Validate) -> Result<(), ServiceError> {
-    input
-        .validate()
-        .map_err(|e| ServiceError::Validation(field_errors(&e)))
+    input.validate().map_err(|e| ServiceError::Validation(field_errors(&e)))
 }
 
 pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
@@ -64,11 +59,8 @@ pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
         .into_iter()
         .flat_map(|(field, errs)| {
             errs.iter().map(move |e| {
-                let message = e
-                    .message
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_else(|| format!("{field} is not valid"));
+                let message =
+                    e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| format!("{field} is not valid"));
                 FieldError::new(field.to_string(), message)
             })
         })

@@ -7,8 +7,7 @@ use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, Db, DbError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
 }
 
 /// Liveness: the process answers.
@@ -37,10 +36,7 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process answers", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
-    })
+    HttpResponse::Ok().json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
 }
 
 /// The database answers and every migration is applied.
@@ -54,11 +50,7 @@ pub async fn readyz(db: web::Data<Db>, config: web::Data<Config>) -> HttpRespons
     if let DatabaseUrl::Sqlite(path) = &config.database_url {
         // An open SQLite connection keeps working on a deleted file; the data would be lost on restart.
         if path != ":memory:" && !std::path::Path::new(path).exists() {
-            return not_ready(
-                database,
-                None,
-                format!("the database file {path} is missing"),
-            );
+            return not_ready(database, None, format!("the database file {path} is missing"));
         }
     }
     let checked = db
@@ -68,17 +60,10 @@ pub async fn readyz(db: web::Data<Db>, config: web::Data<Config>) -> HttpRespons
         })
         .await;
     match checked {
-        Ok(0) => HttpResponse::Ok().json(Readiness {
-            status: "ready",
-            database,
-            pending_migrations: Some(0),
-            reason: None,
-        }),
-        Ok(n) => not_ready(
-            database,
-            Some(n),
-            format!("{n} migration(s) not applied; run steward migrate"),
-        ),
+        Ok(0) => {
+            HttpResponse::Ok().json(Readiness { status: "ready", database, pending_migrations: Some(0), reason: None })
+        }
+        Ok(n) => not_ready(database, Some(n), format!("{n} migration(s) not applied; run steward migrate")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             not_ready(database, None, reason_for(&e))

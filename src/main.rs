@@ -9,11 +9,7 @@ use steward::config::{Config, DatabaseUrl, DEFAULT_BIND};
 use steward::{demo, telemetry};
 
 #[derive(Parser)]
-#[command(
-    name = "steward",
-    version,
-    about = "Members, money and outcomes of an open-source foundation"
-)]
+#[command(name = "steward", version, about = "Members, money and outcomes of an open-source foundation")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,11 +64,7 @@ fn run(command: Command) -> Result<(), StartupError> {
             telemetry::init(config.log_format);
             let db = app::connect(&config)?;
             let applied = app::migrate(&db)?;
-            println!(
-                "{} migration(s) applied to {}",
-                applied.len(),
-                config.database_url.redacted()
-            );
+            println!("{} migration(s) applied to {}", applied.len(), config.database_url.redacted());
             Ok(())
         }
         Command::Demo { db: path, bind } => run_demo(path, bind),

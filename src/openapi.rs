@@ -28,8 +28,7 @@ use crate::web::{render, AppError, Layout};
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/openapi.json", web::get().to(openapi_json))
-        .route("/api/docs", web::get().to(docs));
+    cfg.route("/api/v1/openapi.json", web::get().to(openapi_json)).route("/api/docs", web::get().to(docs));
 }
 
 /// This OpenAPI 3.1 document.
@@ -69,21 +68,12 @@ struct DocsPage {
 async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
     let site = site.get(&db).await?;
     let doc = serde_json::to_value(ApiDoc::openapi()).map_err(AppError::internal)?;
-    let text = |v: &Value, key: &str| {
-        v.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     let mut sections: Vec<Section> = doc["tags"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| Section {
-            tag: text(t, "name"),
-            description: text(t, "description"),
-            operations: Vec::new(),
-        })
+        .map(|t| Section { tag: text(t, "name"), description: text(t, "description"), operations: Vec::new() })
         .collect();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for method in ["get", "post", "put", "patch", "delete"] {
@@ -93,17 +83,11 @@ async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpRespo
                 .into_iter()
                 .flatten()
                 .map(|p| {
-                    (
-                        text(p, "name"),
-                        text(p, "in"),
-                        p["required"].as_bool().unwrap_or(false),
-                        text(p, "description"),
-                    )
+                    (text(p, "name"), text(p, "in"), p["required"].as_bool().unwrap_or(false), text(p, "description"))
                 })
                 .collect();
-            let request_body = op["requestBody"]["content"]
-                .as_object()
-                .map(|c| c.keys().cloned().collect::<Vec<_>>().join(", "));
+            let request_body =
+                op["requestBody"]["content"].as_object().map(|c| c.keys().cloned().collect::<Vec<_>>().join(", "));
             let responses = op["responses"]
                 .as_object()
                 .into_iter()
@@ -122,11 +106,7 @@ async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpRespo
             let tag = op["tags"][0].as_str().unwrap_or("other").to_string();
             match sections.iter_mut().find(|s| s.tag == tag) {
                 Some(section) => section.operations.push(operation),
-                None => sections.push(Section {
-                    tag,
-                    description: String::new(),
-                    operations: vec![operation],
-                }),
+                None => sections.push(Section { tag, description: String::new(), operations: vec![operation] }),
             }
         }
     }

@@ -75,11 +75,7 @@ impl DbError {
 
 fn is_connection_lost(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    matches!(
-        e,
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | Error::BrokenTransactionManager
-    )
+    matches!(e, Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager)
 }
 
 /// Opens connections for r2d2, choosing the backend from the URL and preparing SQLite connections.
@@ -94,14 +90,10 @@ impl ConnectionManager {
     }
 
     fn open(&self) -> Result<DbConn, DbError> {
-        let connect_error = |message: String| DbError::Connect {
-            target: self.url.redacted(),
-            message,
-        };
+        let connect_error = |message: String| DbError::Connect { target: self.url.redacted(), message };
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = diesel::SqliteConnection::establish(path)
-                    .map_err(|e| connect_error(e.to_string()))?;
+                let mut conn = diesel::SqliteConnection::establish(path).map_err(|e| connect_error(e.to_string()))?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
                 // rather than fail; foreign keys are off in SQLite unless asked for on every connection.
                 conn.batch_execute(
@@ -156,10 +148,7 @@ impl Db {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        Ok(Self {
-            pool,
-            url: url.clone(),
-        })
+        Ok(Self { pool, url: url.clone() })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -212,18 +201,13 @@ where
         DbConn::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             match f(conn) {
-                Ok(value) => {
-                    match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
-                        Ok(()) => Ok(value),
-                        Err(e) => {
-                            let _ =
-                                <DbConn as Connection>::TransactionManager::rollback_transaction(
-                                    conn,
-                                );
-                            Err(e.into())
-                        }
+                Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                        Err(e.into())
                     }
-                }
+                },
                 Err(e) => {
                     <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
                     Err(e)
@@ -243,12 +227,8 @@ fn migration_error(e: impl std::fmt::Display) -> DbError {
 /// Applies every pending migration and returns the versions applied.
 pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let applied = match conn {
-        DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(migration_error)?,
-        DbConn::Postgres(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map_err(migration_error)?,
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(migration_error)?,
+        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(migration_error)?,
     };
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }
@@ -256,12 +236,8 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
 /// Reverts every applied migration, newest first (used by tests and by `steward migrate --revert-all`).
 pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let reverted = match conn {
-        DbConn::Sqlite(c) => c
-            .revert_all_migrations(SQLITE_MIGRATIONS)
-            .map_err(migration_error)?,
-        DbConn::Postgres(c) => c
-            .revert_all_migrations(POSTGRES_MIGRATIONS)
-            .map_err(migration_error)?,
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map_err(migration_error)?,
+        DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map_err(migration_error)?,
     };
     Ok(reverted.into_iter().map(|v| v.to_string()).collect())
 }
@@ -269,14 +245,8 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> 
 /// How many migrations the binary carries that the database has not applied.
 pub fn pending_migration_count(conn: &mut DbConn) -> Result<usize, DbError> {
     Ok(match conn {
-        DbConn::Sqlite(c) => c
-            .pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(migration_error)?
-            .len(),
-        DbConn::Postgres(c) => c
-            .pending_migrations(POSTGRES_MIGRATIONS)
-            .map_err(migration_error)?
-            .len(),
+        DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map_err(migration_error)?.len(),
+        DbConn::Postgres(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map_err(migration_error)?.len(),
     })
 }
 

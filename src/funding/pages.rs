@@ -16,14 +16,8 @@ struct PrioritiesPage {
     priorities: Vec<PriorityWithOutcomes>,
 }
 
-pub async fn priorities(
-    db: web::Data<Db>,
-    site: web::Data<SiteCache>,
-) -> Result<HttpResponse, AppError> {
+pub async fn priorities(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
     let site = site.get(&db).await?;
     let priorities = db.run(service::list_priorities).await?;
-    render(&PrioritiesPage {
-        layout: Layout::new("Funding priorities", site.name),
-        priorities,
-    })
+    render(&PrioritiesPage { layout: Layout::new("Funding priorities", site.name), priorities })
 }

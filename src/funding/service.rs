@@ -3,9 +3,7 @@
 use diesel::prelude::*;
 use validator::Validate;
 
-use super::model::{
-    FundingPriority, KeyOutcome, NewFundingPriority, NewKeyOutcome, PriorityWithOutcomes,
-};
+use super::model::{FundingPriority, KeyOutcome, NewFundingPriority, NewKeyOutcome, PriorityWithOutcomes};
 use crate::db::schema::{funding_priorities, key_outcomes};
 use crate::db::{self, DbConn};
 use crate::domain::{self, ServiceError};
@@ -15,11 +13,7 @@ use crate::domain::{self, ServiceError};
 pub struct PriorityInput {
     #[validate(length(min = 1, max = 200, message = "Give a title of 1 to 200 characters."))]
     pub title: String,
-    #[validate(length(
-        min = 1,
-        max = 80,
-        message = "Give a short name of 1 to 80 characters."
-    ))]
+    #[validate(length(min = 1, max = 80, message = "Give a short name of 1 to 80 characters."))]
     pub slug: String,
     #[validate(length(max = 4000, message = "Keep the summary under 4,000 characters."))]
     pub summary: String,
@@ -46,45 +40,22 @@ pub fn list_priorities(conn: &mut DbConn) -> Result<Vec<PriorityWithOutcomes>, S
 }
 
 /// Adds a priority after the existing ones, with its outcomes, in one transaction.
-pub fn create_priority(
-    conn: &mut DbConn,
-    input: &PriorityInput,
-) -> Result<FundingPriority, ServiceError> {
+pub fn create_priority(conn: &mut DbConn, input: &PriorityInput) -> Result<FundingPriority, ServiceError> {
     domain::check(input)?;
-    if !input
-        .slug
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(ServiceError::invalid(
-            "slug",
-            "Use lower-case letters, digits and hyphens only.",
-        ));
+    if !input.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(ServiceError::invalid("slug", "Use lower-case letters, digits and hyphens only."));
     }
-    if let Some(bad) = input
-        .outcomes
-        .iter()
-        .position(|o| o.trim().is_empty() || o.len() > 500)
-    {
-        return Err(ServiceError::invalid(
-            format!("outcomes[{bad}]"),
-            "Each outcome needs 1 to 500 characters.",
-        ));
+    if let Some(bad) = input.outcomes.iter().position(|o| o.trim().is_empty() || o.len() > 500) {
+        return Err(ServiceError::invalid(format!("outcomes[{bad}]"), "Each outcome needs 1 to 500 characters."));
     }
     db::write_transaction(conn, |conn| {
-        let taken: i64 = funding_priorities::table
-            .filter(funding_priorities::slug.eq(&input.slug))
-            .count()
-            .get_result(conn)?;
+        let taken: i64 =
+            funding_priorities::table.filter(funding_priorities::slug.eq(&input.slug)).count().get_result(conn)?;
         if taken > 0 {
-            return Err(ServiceError::Conflict(format!(
-                "A priority with the short name '{}' exists.",
-                input.slug
-            )));
+            return Err(ServiceError::Conflict(format!("A priority with the short name '{}' exists.", input.slug)));
         }
-        let next_position: Option<i32> = funding_priorities::table
-            .select(diesel::dsl::max(funding_priorities::position))
-            .first(conn)?;
+        let next_position: Option<i32> =
+            funding_priorities::table.select(diesel::dsl::max(funding_priorities::position)).first(conn)?;
         let now = db::now();
         let new = NewFundingPriority {
             slug: &input.slug,
@@ -95,24 +66,17 @@ pub fn create_priority(
             created_at: now,
             updated_at: now,
         };
-        let priority: FundingPriority =
-            crate::on_backend!(conn, |c| diesel::insert_into(funding_priorities::table)
-                .values(&new)
-                .returning(FundingPriority::as_returning())
-                .get_result(c))?;
+        let priority: FundingPriority = crate::on_backend!(conn, |c| diesel::insert_into(funding_priorities::table)
+            .values(&new)
+            .returning(FundingPriority::as_returning())
+            .get_result(c))?;
         let rows: Vec<NewKeyOutcome> = input
             .outcomes
             .iter()
             .enumerate()
-            .map(|(i, d)| NewKeyOutcome {
-                priority_id: priority.id,
-                description: d.trim(),
-                position: i as i32 + 1,
-            })
+            .map(|(i, d)| NewKeyOutcome { priority_id: priority.id, description: d.trim(), position: i as i32 + 1 })
             .collect();
-        crate::on_backend!(conn, |c| diesel::insert_into(key_outcomes::table)
-            .values(&rows)
-            .execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(key_outcomes::table).values(&rows).execute(c))?;
         Ok(priority)
     })
 }

@@ -17,15 +17,8 @@ struct HomePage {
     priorities: Vec<PriorityWithOutcomes>,
 }
 
-pub async fn index(
-    db: web::Data<Db>,
-    site: web::Data<SiteCache>,
-) -> Result<HttpResponse, AppError> {
+pub async fn index(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
     let site = site.get(&db).await?;
     let priorities = db.run(funding::list_priorities).await?;
-    render(&HomePage {
-        layout: Layout::new("Home", site.name.clone()),
-        site,
-        priorities,
-    })
+    render(&HomePage { layout: Layout::new("Home", site.name.clone()), site, priorities })
 }

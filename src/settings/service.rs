@@ -22,19 +22,12 @@ pub struct Site {
 
 impl Default for Site {
     fn default() -> Self {
-        Self {
-            name: "Steward".into(),
-            tagline: "Members, money and outcomes of an open-source foundation.".into(),
-        }
+        Self { name: "Steward".into(), tagline: "Members, money and outcomes of an open-source foundation.".into() }
     }
 }
 
 pub fn get(conn: &mut DbConn, key: &str) -> Result<Option<String>, ServiceError> {
-    Ok(settings::table
-        .find(key)
-        .select(settings::value)
-        .first::<String>(conn)
-        .optional()?)
+    Ok(settings::table.find(key).select(settings::value).first::<String>(conn).optional()?)
 }
 
 /// Sets a value, replacing any earlier one.
@@ -46,11 +39,7 @@ pub fn set(conn: &mut DbConn, key: &str, value: &str) -> Result<(), ServiceError
             .execute(conn)?;
         if updated == 0 {
             diesel::insert_into(settings::table)
-                .values((
-                    settings::key.eq(key),
-                    settings::value.eq(value),
-                    settings::updated_at.eq(now),
-                ))
+                .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))
                 .execute(conn)?;
         }
         Ok(())
@@ -82,10 +71,7 @@ pub struct SiteCache {
 
 impl SiteCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            inner: Arc::new(RwLock::new(None)),
-            ttl,
-        }
+        Self { inner: Arc::new(RwLock::new(None)), ttl }
     }
 
     pub async fn get(&self, db: &Db) -> Result<Site, ServiceError> {

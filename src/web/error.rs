@@ -127,18 +127,13 @@ impl ResponseError for AppError {
         };
         let mut res = HttpResponse::new(status);
         if let Self::RateLimited { retry_after } = self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         let errors = match self {
             Self::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
-        res.extensions_mut().insert(Problem {
-            title: self.title().into(),
-            detail,
-            errors,
-        });
+        res.extensions_mut().insert(Problem { title: self.title().into(), detail, errors });
         res
     }
 }
@@ -223,14 +218,10 @@ pub async fn render_errors(
         return Ok(res.map_into_boxed_body().map_into_left_body());
     }
     let problem = res.response().extensions().get::<Problem>().cloned();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let already_rendered = problem.is_none()
-        && (content_type.starts_with("text/html")
-            || content_type.starts_with("application/problem+json"));
+    let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // A handler that wrote its own body (a form shown again with its errors, a JSON status) keeps it; only
+    // our errors and actix's plain-text ones are rewritten.
+    let already_rendered = problem.is_none() && !content_type.is_empty() && !content_type.starts_with("text/plain");
     if already_rendered {
         return Ok(res.map_into_boxed_body().map_into_left_body());
     }
@@ -239,21 +230,13 @@ pub async fn render_errors(
     let (res, body) = res.into_parts();
     let problem = problem.unwrap_or_else(|| {
         // One of actix's own errors (unknown route, unparsable body): its text is a useful detail for 4xx.
-        let text = body
-            .try_into_bytes()
-            .ok()
-            .and_then(|b| String::from_utf8(b.to_vec()).ok())
-            .unwrap_or_default();
+        let text = body.try_into_bytes().ok().and_then(|b| String::from_utf8(b.to_vec()).ok()).unwrap_or_default();
         let detail = if status.is_client_error() && !text.trim().is_empty() {
             sentence(text.trim())
         } else {
             default_detail(status).into()
         };
-        Problem {
-            title: status.canonical_reason().unwrap_or("Error").into(),
-            detail,
-            errors: Vec::new(),
-        }
+        Problem { title: status.canonical_reason().unwrap_or("Error").into(), detail, errors: Vec::new() }
     });
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let path = req.path().to_string();
@@ -289,9 +272,7 @@ pub async fn render_errors(
             Ok(html) => builder.content_type("text/html; charset=utf-8").body(html),
             Err(e) => {
                 tracing::error!(error = %e, "error page failed to render");
-                builder
-                    .content_type("text/plain; charset=utf-8")
-                    .body(problem.detail.clone())
+                builder.content_type("text/plain; charset=utf-8").body(problem.detail.clone())
             }
         }
     };

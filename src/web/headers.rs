@@ -14,16 +14,10 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))
-        .add((
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=(), payment=()",
-        ))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"));
     if https {
-        headers.add((
-            "Strict-Transport-Security",
-            "max-age=63072000; includeSubDomains",
-        ))
+        headers.add(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
     } else {
         headers
     }
@@ -33,22 +27,14 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     use actix_web::web;
     cfg.service(
-        web::resource("/csp-report")
-            .app_data(web::PayloadConfig::new(16 * 1024))
-            .route(web::post().to(csp_report)),
+        web::resource("/csp-report").app_data(web::PayloadConfig::new(16 * 1024)).route(web::post().to(csp_report)),
     );
 }
 
 async fn csp_report(body: actix_web::web::Bytes) -> actix_web::HttpResponse {
     let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let report = report.get("csp-report").unwrap_or(&report);
-    let field = |name: &str| {
-        report
-            .get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
+    let field = |name: &str| report.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
     // Only the origin of what was blocked: a full URL could carry a token in its query.
     let blocked = field("blocked-uri");
     let blocked = blocked.split(['?', '#']).next().unwrap_or_default();

@@ -12,11 +12,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(title: impl Into<String>, site_name: impl Into<String>) -> Self {
-        Self {
-            title: title.into(),
-            site_name: site_name.into(),
-            stylesheet: assets::stylesheet_path(),
-        }
+        Self { title: title.into(), site_name: site_name.into(), stylesheet: assets::stylesheet_path() }
     }
 
     /// For pages drawn without a database round trip, such as error pages.

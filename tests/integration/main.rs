@@ -1,0 +1,10 @@
+//! Integration tests: the real app over HTTP against a fresh database per test, on SQLite and PostgreSQL.
+//! One binary (faster to link); one module per feature.
+
+mod support;
+
+mod cli;
+mod db;
+mod harness;
+mod health;
+mod pages;
