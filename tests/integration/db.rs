@@ -189,3 +189,24 @@ backend_tests! {
         .unwrap();
     }
 }
+
+/// TLS to PostgreSQL works with the built-in libpq (`sslmode=require`); PostgreSQL only, since SQLite is a
+/// local file.
+#[test]
+fn postgres_connections_can_require_tls() {
+    use diesel::sql_types::Bool;
+    use steward::config::DatabaseUrl;
+
+    #[derive(QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = Bool)]
+        ssl: bool,
+    }
+    let test_db = TestDb::empty(crate::support::Backend::Postgres);
+    let url = DatabaseUrl::parse(&format!("{}?sslmode=require", test_db.url_string())).unwrap();
+    let db = steward::db::Db::connect(&url, 1, std::time::Duration::from_secs(5)).expect("TLS connection");
+    let row: Ssl = diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result(&mut db.get().unwrap())
+        .unwrap();
+    assert!(row.ssl, "the connection is encrypted");
+}
