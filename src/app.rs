@@ -10,7 +10,7 @@ use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::config::Config;
+use crate::config::{Config, SigningKey};
 use crate::db::{self, Db, DbError};
 use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
@@ -29,6 +29,8 @@ pub enum StartupError {
     Migration(DbError),
     #[error("{setting}: cannot listen on {addr}: {source}")]
     Bind { setting: &'static str, addr: String, source: std::io::Error },
+    #[error("DATABASE_URL: cannot read or create the signing key: {0}")]
+    SigningKey(crate::domain::ServiceError),
     #[error("demo data could not be written: {0}")]
     Demo(crate::domain::ServiceError),
     #[error("the server stopped with an error: {0}")]
@@ -55,10 +57,20 @@ pub fn bind(addr: std::net::SocketAddr, setting: &'static str) -> Result<TcpList
     TcpListener::bind(addr).map_err(|source| StartupError::Bind { setting, addr: addr.to_string(), source })
 }
 
+/// The signing key: the configured one, else the database's own (created on first start).
+pub fn signing_key(config: &Config, db: &Db) -> Result<SigningKey, StartupError> {
+    if let Some(key) = &config.secret_key {
+        return Ok(SigningKey(key.clone()));
+    }
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    crate::settings::service::secret_key(&mut conn).map(SigningKey).map_err(StartupError::SigningKey)
+}
+
 /// Starts the server on `listener` with `workers` threads; the returned future runs until shutdown
 /// (SIGTERM or SIGINT, after in-flight requests finish).
-pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> Result<Server, StartupError> {
     let https = config.is_https();
+    let key = web::Data::new(signing_key(&config, &db)?);
     let config = web::Data::new(config);
     let db = web::Data::new(db);
     let site = web::Data::new(SiteCache::new(Duration::from_secs(10)));
@@ -67,6 +79,7 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> s
             .app_data(config.clone())
             .app_data(db.clone())
             .app_data(site.clone())
+            .app_data(key.clone())
             .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(|e, _| bad_request_from(e)))
             .app_data(web::FormConfig::default().limit(256 << 10).error_handler(|e, _| bad_request_from(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))
@@ -96,7 +109,8 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> s
     })
     .workers(workers)
     .shutdown_timeout(30)
-    .listen(listener)?
+    .listen(listener)
+    .map_err(StartupError::Server)?
     .run();
     Ok(server)
 }
@@ -120,7 +134,7 @@ pub async fn run_server(config: Config, db: Db, listener: TcpListener) -> Result
     let addr = listener.local_addr().map_err(StartupError::Server)?;
     tracing::info!(address = %addr, database = db.backend(), base_url = %config.base_url, "serving");
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    start(config, db, listener, workers).map_err(StartupError::Server)?.await.map_err(StartupError::Server)?;
+    start(config, db, listener, workers)?.await.map_err(StartupError::Server)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -102,6 +102,28 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// The key that signs links (unsubscribe), resolved at start: `STEWARD_SECRET_KEY` or the database's own.
+#[derive(Clone, Debug)]
+pub struct SigningKey(pub Secret);
+
+impl SigningKey {
+    /// HMAC-SHA256 of `message`, hex-encoded.
+    pub fn sign(&self, message: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.expose().as_bytes())
+            .expect("HMAC accepts keys of any length");
+        mac.update(message.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `signature` is [`SigningKey::sign`] of `message`, compared in constant time.
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.sign(message);
+        expected.len() == signature.len() && bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Human,
@@ -117,6 +139,9 @@ pub struct Config {
     pub base_url: String,
     /// Where files the service writes live (mail as .eml without SMTP, exports).
     pub data_dir: PathBuf,
+    /// Signs links that must not be forged (unsubscribe). Unset: a key generated once and kept in the database,
+    /// shared by every instance on that database.
+    pub secret_key: Option<Secret>,
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
     pub log_format: LogFormat,
@@ -179,6 +204,11 @@ impl Config {
 
         let data_dir = PathBuf::from(get("STEWARD_DATA_DIR").unwrap_or_else(|| "steward-data".into()));
 
+        let secret_key = get("STEWARD_SECRET_KEY").map(Secret::new);
+        if secret_key.as_ref().is_some_and(|k| k.expose().len() < 32) {
+            return Err(ConfigError::new("STEWARD_SECRET_KEY", "must be at least 32 characters"));
+        }
+
         let smtp_url = get("STEWARD_SMTP_URL").map(Secret::new);
         if let Some(url) = &smtp_url {
             let u = url.expose();
@@ -203,7 +233,18 @@ impl Config {
         let pool_size = parse_number(&get, "STEWARD_DB_POOL_SIZE", 10, 1, 200)?;
         let pool_timeout = Duration::from_secs(parse_number(&get, "STEWARD_DB_TIMEOUT_SECONDS", 5, 1, 300)?.into());
 
-        Ok(Self { database_url, bind, base_url, data_dir, smtp_url, mail_from, log_format, pool_size, pool_timeout })
+        Ok(Self {
+            database_url,
+            bind,
+            base_url,
+            data_dir,
+            secret_key,
+            smtp_url,
+            mail_from,
+            log_format,
+            pool_size,
+            pool_timeout,
+        })
     }
 
     /// Whether people reach Steward over https (secure cookies, HSTS).

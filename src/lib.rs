@@ -9,6 +9,7 @@ pub mod domain;
 pub mod funding;
 pub mod health;
 pub mod home;
+pub mod mail;
 pub mod openapi;
 pub mod settings;
 pub mod telemetry;

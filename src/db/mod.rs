@@ -191,6 +191,7 @@ impl r2d2::HandleError<DbError> for LogPoolErrors {
 
 /// Runs `f` in one transaction. On SQLite it begins with `BEGIN IMMEDIATE`, taking the write lock up front so
 /// that two writers queue on the busy timeout instead of one failing when it upgrades from read to write.
+/// Called inside another transaction, it nests as a savepoint.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -199,6 +200,15 @@ where
     match conn {
         DbConn::Postgres(_) => conn.transaction(f),
         DbConn::Sqlite(inner) => {
+            let depth =
+                <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::transaction_manager_status_mut(
+                    inner,
+                )
+                .transaction_depth()?;
+            if depth.is_some() {
+                // Already inside a write transaction: this one nests as a savepoint.
+                return conn.transaction(f);
+            }
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             match f(conn) {
                 Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {

@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
+use crate::config::Secret;
 use crate::db::schema::settings;
 use crate::db::{self, Db, DbConn};
 use crate::domain::ServiceError;
 
 pub const FOUNDATION_NAME: &str = "foundation_name";
 pub const FOUNDATION_TAGLINE: &str = "foundation_tagline";
+const SECRET_KEY: &str = "secret_key";
 
 /// What pages show about the foundation itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +45,21 @@ pub fn set(conn: &mut DbConn, key: &str, value: &str) -> Result<(), ServiceError
                 .execute(conn)?;
         }
         Ok(())
+    })
+}
+
+/// The key that signs links, generated on first use and kept in the database so that every instance on it
+/// agrees. `STEWARD_SECRET_KEY` overrides it.
+pub fn secret_key(conn: &mut DbConn) -> Result<Secret, ServiceError> {
+    db::write_transaction(conn, |conn| {
+        if let Some(existing) = get(conn, SECRET_KEY)? {
+            return Ok(Secret::new(existing));
+        }
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let key = hex::encode(bytes);
+        set(conn, SECRET_KEY, &key)?;
+        Ok(Secret::new(key))
     })
 }
 

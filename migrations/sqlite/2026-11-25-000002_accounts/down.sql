@@ -1,0 +1,9 @@
+DROP TABLE audit_events;
+DROP TABLE rate_limits;
+DROP TABLE recovery_codes;
+DROP TABLE one_time_tokens;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE members;
