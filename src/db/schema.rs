@@ -146,6 +146,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_in_failures (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     user_roles (user_id, role) {
         user_id -> BigInt,
         role -> Text,
@@ -163,8 +172,7 @@ diesel::table! {
         member_id -> Nullable<BigInt>,
         totp_secret -> Nullable<Text>,
         totp_enabled_at -> Nullable<Timestamp>,
-        failed_logins -> Integer,
-        locked_until -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
         password_changed_at -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
@@ -196,6 +204,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     sessions,
     settings,
+    sign_in_failures,
     user_roles,
     users,
 );

@@ -1,4 +1,5 @@
 DROP TABLE audit_events;
+DROP TABLE sign_in_failures;
 DROP TABLE rate_limits;
 DROP TABLE recovery_codes;
 DROP TABLE one_time_tokens;

@@ -17,8 +17,7 @@ CREATE TABLE users (
     member_id BIGINT REFERENCES members (id),
     totp_secret TEXT,
     totp_enabled_at TIMESTAMP,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_until TIMESTAMP,
+    totp_last_step BIGINT,
     password_changed_at TIMESTAMP,
     last_login_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -87,6 +86,15 @@ CREATE TABLE rate_limits (
     window_start TIMESTAMP NOT NULL,
     hits INTEGER NOT NULL,
     PRIMARY KEY (bucket, key, window_start)
+);
+
+-- Failed sign-ins per email address (hashed), for growing back-off. Keyed by the address typed, whether or
+-- not an account has it, so that the answer never tells which addresses have accounts.
+CREATE TABLE sign_in_failures (
+    key TEXT PRIMARY KEY NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure_at TIMESTAMP NOT NULL,
+    locked_until TIMESTAMP
 );
 
 -- Who did what to which entity, when, from where. Append-only: rows are never updated or deleted.
