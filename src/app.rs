@@ -10,13 +10,34 @@ use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::accounts::password::Hasher;
+use crate::accounts::{csrf, Access, RouteSpec, Router};
 use crate::config::{Config, SigningKey};
 use crate::db::{self, Db, DbError};
 use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
-use crate::web::{assets, headers, AppError};
-use crate::{funding, health, home, openapi};
+use crate::web::{assets, flash, headers, AppError};
+use crate::{accounts, admin, audit, funding, health, home, openapi};
+
+/// Every route of the application, each with the access it declares.
+pub fn router() -> Router {
+    let mut r = Router::new();
+    health::routes(&mut r);
+    r.get("/static/{name}", Access::Public, assets::serve).post("/csp-report", Access::Public, headers::csp_report);
+    openapi::routes(&mut r);
+    home::routes(&mut r);
+    accounts::routes(&mut r);
+    funding::routes(&mut r);
+    audit::routes(&mut r);
+    admin::routes(&mut r);
+    r
+}
+
+/// The route table, for tests that walk every route.
+pub fn route_table() -> Vec<RouteSpec> {
+    router().specs().to_vec()
+}
 
 /// Why `steward` could not start, each naming the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +52,8 @@ pub enum StartupError {
     Bind { setting: &'static str, addr: String, source: std::io::Error },
     #[error("DATABASE_URL: cannot read or create the signing key: {0}")]
     SigningKey(crate::domain::ServiceError),
+    #[error("{}", command_error(.0))]
+    Command(crate::domain::ServiceError),
     #[error("demo data could not be written: {0}")]
     Demo(crate::domain::ServiceError),
     #[error("the server stopped with an error: {0}")]
@@ -50,6 +73,34 @@ pub fn migrate(db: &Db) -> Result<Vec<String>, StartupError> {
         tracing::info!(version = %version, "migration applied");
     }
     Ok(applied)
+}
+
+/// `steward user add`: an invited account and the link to set its password.
+pub fn add_user(
+    db: &Db,
+    config: &Config,
+    email: &str,
+    roles: &[String],
+    name: Option<&str>,
+) -> Result<String, StartupError> {
+    use crate::accounts::service::{invite_user, InviteInput, RequestMeta};
+    use crate::accounts::Role;
+    let mut parsed = Vec::new();
+    for raw in roles {
+        let role = Role::parse(raw).ok_or_else(|| {
+            crate::config::ConfigError::new(
+                "--role",
+                format!("'{raw}' is not one of member_rep, treasurer, council, admin"),
+            )
+        })?;
+        parsed.push(role);
+    }
+    let display_name = name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    let input = InviteInput { email: email.to_string(), display_name, roles: parsed, member_id: None };
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let (_, token) = invite_user(&mut conn, crate::audit::Actor::Cli, &input, None, &RequestMeta::default())
+        .map_err(StartupError::Command)?;
+    Ok(format!("{}/invitation/{token}", config.base_url))
 }
 
 /// Binds the configured address, naming `setting` in the error.
@@ -74,23 +125,22 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
     let config = web::Data::new(config);
     let db = web::Data::new(db);
     let site = web::Data::new(SiteCache::new(Duration::from_secs(10)));
+    let hasher = web::Data::new(Hasher::for_this_machine());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(config.clone())
             .app_data(db.clone())
             .app_data(site.clone())
             .app_data(key.clone())
+            .app_data(hasher.clone())
             .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(|e, _| bad_request_from(e)))
             .app_data(web::FormConfig::default().limit(256 << 10).error_handler(|e, _| bad_request_from(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))
             .app_data(web::PathConfig::default().error_handler(|e, _| bad_request_from(e)))
-            .configure(health::routes)
-            .configure(assets::routes)
-            .configure(headers::routes)
-            .configure(openapi::routes)
-            .configure(home::routes)
-            .configure(funding::routes)
+            .configure(|cfg| router().register(cfg))
             .default_service(web::to(not_found))
+            .wrap(from_fn(csrf::protect))
+            .wrap(from_fn(flash::carry))
             .wrap(from_fn(render_errors))
             .wrap(Compress::default())
             .wrap(headers::security_headers(https))
@@ -113,6 +163,17 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
     .map_err(StartupError::Server)?
     .run();
     Ok(server)
+}
+
+fn command_error(e: &crate::domain::ServiceError) -> String {
+    match e {
+        crate::domain::ServiceError::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("--{}: {}", f.field.replace('_', "-"), f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {

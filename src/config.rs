@@ -148,6 +148,8 @@ pub struct Config {
     pub pool_size: u32,
     /// How long a request waits for a database connection before it gets 503.
     pub pool_timeout: Duration,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -232,6 +234,8 @@ impl Config {
 
         let pool_size = parse_number(&get, "STEWARD_DB_POOL_SIZE", 10, 1, 200)?;
         let pool_timeout = Duration::from_secs(parse_number(&get, "STEWARD_DB_TIMEOUT_SECONDS", 5, 1, 300)?.into());
+        let session_idle =
+            Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
 
         Ok(Self {
             database_url,
@@ -244,6 +248,7 @@ impl Config {
             log_format,
             pool_size,
             pool_timeout,
+            session_idle,
         })
     }
 

@@ -32,8 +32,13 @@ pub enum ServiceError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
     #[error(transparent)]
     Db(#[from] DbError),
+    /// Something that should not happen (a template that fails to render, a worker thread gone).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ServiceError {

@@ -6,8 +6,9 @@ use serde::Serialize;
 use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, Db, DbError};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+pub fn routes(r: &mut crate::accounts::Router) {
+    use crate::accounts::Access::Public;
+    r.get("/healthz", Public, healthz).get("/readyz", Public, readyz);
 }
 
 /// Liveness: the process answers.

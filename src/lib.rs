@@ -1,7 +1,10 @@
 //! Steward: members, dues, funding priorities, outcomes, surveys and reports of an open-source foundation.
 //! See ARCHITECTURE.md for the map.
 
+pub mod accounts;
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -25,6 +25,11 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage accounts from the server's shell.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Start on a fresh SQLite file filled with a demo foundation.
     Demo {
         /// The demo database file; it is recreated at every start.
@@ -33,6 +38,22 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = DEFAULT_BIND)]
         bind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an invited account and print a one-time link to set its password (72 hours). Use it for the
+    /// first admin.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// member_rep, treasurer, council or admin; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Display name (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -68,6 +89,19 @@ fn run(command: Command) -> Result<(), StartupError> {
             Ok(())
         }
         Command::Demo { db: path, bind } => run_demo(path, bind),
+        Command::User { command: UserCommand::Add { email, roles, name } } => {
+            let config = Config::from_env()?;
+            telemetry::init(config.log_format);
+            let db = app::connect(&config)?;
+            app::migrate(&db)?;
+            let link = app::add_user(&db, &config, &email, &roles, name.as_deref())?;
+            println!(
+                "Account created for {}. Set its password here (the link works once, for 72 hours):",
+                email.trim()
+            );
+            println!("{link}");
+            Ok(())
+        }
     }
 }
 
@@ -102,6 +136,11 @@ fn run_demo(path: PathBuf, bind: String) -> Result<(), StartupError> {
     }
     println!("Steward demo: {}", config.base_url);
     println!("  database: {} (recreated at every start)", path.display());
+    println!("  sign in with any of these, password {}:", demo::DEMO_PASSWORD);
+    for (email, _, roles, _) in demo::DEMO_USERS {
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        println!("    {email:<34} {}", roles.join(", "));
+    }
     println!("  stop with Ctrl-C");
     actix_web::rt::System::new().block_on(app::run_server(config, db, listener))
 }

@@ -1,13 +1,12 @@
 //! The API's OpenAPI document, generated from the handlers' annotations, and a docs page drawn from it on
 //! the server (no script, nothing fetched from elsewhere).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use crate::db::Db;
-use crate::settings::SiteCache;
+use crate::accounts::{Access, PageContext, Router};
 use crate::web::{render, AppError, Layout};
 
 #[derive(OpenApi)]
@@ -18,17 +17,51 @@ use crate::web::{render, AppError, Layout};
                        `application/problem+json` documents (see the Problem schema).",
         license(name = "Apache-2.0")
     ),
-    paths(crate::health::healthz, crate::health::readyz, openapi_json),
+    paths(
+        crate::health::healthz,
+        crate::health::readyz,
+        openapi_json,
+        crate::accounts::api::me,
+        crate::accounts::api::list_users,
+        crate::accounts::api::invite,
+        crate::accounts::api::get_user,
+        crate::accounts::api::update_user,
+        crate::accounts::api::list_tokens,
+        crate::accounts::api::revoke_token,
+        crate::audit::pages::list_api,
+    ),
     components(schemas(crate::web::error::ProblemSchema, crate::domain::FieldError)),
+    modifiers(&BearerAuth),
     tags(
+        (name = "accounts", description = "Who is calling, users and roles (admins), personal API tokens"),
+        (name = "audit", description = "The append-only audit log (admins)"),
         (name = "operations", description = "Health and readiness for operators"),
         (name = "meta", description = "This document"),
     )
 )]
 pub struct ApiDoc;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/openapi.json", web::get().to(openapi_json)).route("/api/docs", web::get().to(docs));
+/// Declares the bearer scheme the operations refer to: personal API tokens from the account page.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A personal API token (stw_...) created on the account page"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn routes(r: &mut Router) {
+    r.get("/api/v1/openapi.json", Access::Public, openapi_json).get("/api/docs", Access::Public, docs);
 }
 
 /// This OpenAPI 3.1 document.
@@ -65,8 +98,7 @@ struct DocsPage {
     sections: Vec<Section>,
 }
 
-async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
-    let site = site.get(&db).await?;
+async fn docs(ctx: PageContext) -> Result<HttpResponse, AppError> {
     let doc = serde_json::to_value(ApiDoc::openapi()).map_err(AppError::internal)?;
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     let mut sections: Vec<Section> = doc["tags"]
@@ -112,7 +144,7 @@ async fn docs(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpRespo
     }
     sections.retain(|s| !s.operations.is_empty());
     render(&DocsPage {
-        layout: Layout::new("API", site.name),
+        layout: ctx.layout("API"),
         title: text(&doc["info"], "title"),
         version: text(&doc["info"], "version"),
         description: text(&doc["info"], "description"),

@@ -5,8 +5,8 @@ pub mod model;
 pub mod pages;
 pub mod service;
 
-use actix_web::web;
+use crate::accounts::{Access, Router};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/priorities", web::get().to(pages::priorities));
+pub fn routes(r: &mut Router) {
+    r.get("/priorities", Access::Public, pages::priorities);
 }

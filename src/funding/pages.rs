@@ -5,8 +5,8 @@ use askama::Template;
 
 use super::model::PriorityWithOutcomes;
 use super::service;
+use crate::accounts::PageContext;
 use crate::db::Db;
-use crate::settings::SiteCache;
 use crate::web::{render, AppError, Layout};
 
 #[derive(Template)]
@@ -16,8 +16,7 @@ struct PrioritiesPage {
     priorities: Vec<PriorityWithOutcomes>,
 }
 
-pub async fn priorities(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
-    let site = site.get(&db).await?;
+pub async fn priorities(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let priorities = db.run(service::list_priorities).await?;
-    render(&PrioritiesPage { layout: Layout::new("Funding priorities", site.name), priorities })
+    render(&PrioritiesPage { layout: ctx.layout("Funding priorities"), priorities })
 }

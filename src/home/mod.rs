@@ -2,8 +2,8 @@
 
 pub mod pages;
 
-use actix_web::web;
+use crate::accounts::{Access, Router};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::index));
+pub fn routes(r: &mut Router) {
+    r.get("/", Access::Public, pages::index);
 }

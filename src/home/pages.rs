@@ -3,10 +3,11 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use crate::accounts::PageContext;
 use crate::db::Db;
 use crate::funding::model::PriorityWithOutcomes;
 use crate::funding::service as funding;
-use crate::settings::{Site, SiteCache};
+use crate::settings::Site;
 use crate::web::{render, AppError, Layout};
 
 #[derive(Template)]
@@ -17,8 +18,7 @@ struct HomePage {
     priorities: Vec<PriorityWithOutcomes>,
 }
 
-pub async fn index(db: web::Data<Db>, site: web::Data<SiteCache>) -> Result<HttpResponse, AppError> {
-    let site = site.get(&db).await?;
+pub async fn index(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let priorities = db.run(funding::list_priorities).await?;
-    render(&HomePage { layout: Layout::new("Home", site.name.clone()), site, priorities })
+    render(&HomePage { layout: ctx.layout("Home"), site: ctx.site.clone(), priorities })
 }

@@ -36,6 +36,7 @@ pub trait EmailContent {
 macro_rules! email_templates {
     ($ty:ty, $subject:literal, $text:literal, $html:literal) => {
         const _: () = {
+            #[allow(dead_code)] // A subject line may use only the context.
             #[derive(askama::Template)]
             #[template(path = $subject)]
             struct Subject<'a> {
@@ -58,10 +59,7 @@ macro_rules! email_templates {
             }
 
             impl $crate::mail::EmailContent for $ty {
-                fn render(
-                    &self,
-                    ctx: &$crate::mail::EmailContext,
-                ) -> Result<$crate::mail::Rendered, askama::Error> {
+                fn render(&self, ctx: &$crate::mail::EmailContext) -> Result<$crate::mail::Rendered, askama::Error> {
                     use askama::Template;
                     let subject = Subject { m: self, ctx }.render()?;
                     Ok($crate::mail::Rendered {

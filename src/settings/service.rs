@@ -13,6 +13,8 @@ use crate::domain::ServiceError;
 
 pub const FOUNDATION_NAME: &str = "foundation_name";
 pub const FOUNDATION_TAGLINE: &str = "foundation_tagline";
+/// "true" when treasurers and admins must sign in with a second factor.
+pub const REQUIRE_TWO_FACTOR: &str = "require_two_factor";
 const SECRET_KEY: &str = "secret_key";
 
 /// What pages show about the foundation itself.
@@ -20,11 +22,16 @@ const SECRET_KEY: &str = "secret_key";
 pub struct Site {
     pub name: String,
     pub tagline: String,
+    pub require_two_factor: bool,
 }
 
 impl Default for Site {
     fn default() -> Self {
-        Self { name: "Steward".into(), tagline: "Members, money and outcomes of an open-source foundation.".into() }
+        Self {
+            name: "Steward".into(),
+            tagline: "Members, money and outcomes of an open-source foundation.".into(),
+            require_two_factor: false,
+        }
     }
 }
 
@@ -63,9 +70,42 @@ pub fn secret_key(conn: &mut DbConn) -> Result<Secret, ServiceError> {
     })
 }
 
+/// The site settings as an admin edits them.
+#[derive(Clone, Debug, validator::Validate)]
+pub struct SiteInput {
+    #[validate(length(min = 1, max = 120, message = "Give the foundation's name (1 to 120 characters)."))]
+    pub name: String,
+    #[validate(length(max = 300, message = "Keep the description under 300 characters."))]
+    pub tagline: String,
+    pub require_two_factor: bool,
+}
+
+/// Saves the site settings and records who changed what.
+pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Option<&str>) -> Result<(), ServiceError> {
+    let input =
+        SiteInput { name: input.name.trim().to_string(), tagline: input.tagline.trim().to_string(), ..input.clone() };
+    crate::domain::check(&input)?;
+    db::write_transaction(conn, |conn| {
+        let before = load_site(conn)?;
+        set(conn, FOUNDATION_NAME, &input.name)?;
+        set(conn, FOUNDATION_TAGLINE, &input.tagline)?;
+        set(conn, REQUIRE_TWO_FACTOR, if input.require_two_factor { "true" } else { "false" })?;
+        crate::audit::record(
+            conn,
+            crate::audit::Event::new(crate::audit::Actor::User(actor_id), "settings.changed").ip(ip).details(
+                serde_json::json!({
+                    "name_changed": before.name != input.name,
+                    "tagline_changed": before.tagline != input.tagline,
+                    "require_two_factor": input.require_two_factor,
+                }),
+            ),
+        )
+    })
+}
+
 pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
     let rows: Vec<(String, String)> = settings::table
-        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE]))
+        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE, REQUIRE_TWO_FACTOR]))
         .select((settings::key, settings::value))
         .load(conn)?;
     let mut site = Site::default();
@@ -73,6 +113,7 @@ pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
         match key.as_str() {
             FOUNDATION_NAME => site.name = value,
             FOUNDATION_TAGLINE => site.tagline = value,
+            REQUIRE_TWO_FACTOR => site.require_two_factor = value == "true",
             _ => {}
         }
     }

@@ -38,11 +38,8 @@ pub fn stylesheet_path() -> String {
     format!("/static/{}", HASHED[0])
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{name}", web::get().to(serve));
-}
-
-async fn serve(name: web::Path<String>) -> HttpResponse {
+/// Serves `/static/{name}`.
+pub async fn serve(name: web::Path<String>) -> HttpResponse {
     match HASHED.iter().position(|h| *h == *name) {
         Some(i) => HttpResponse::Ok()
             .content_type(ASSETS[i].content_type)

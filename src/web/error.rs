@@ -32,6 +32,12 @@ pub enum AppError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    CsrfRejected,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request is larger than Steward accepts")]
+    PayloadTooLarge,
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts; try again in {retry_after} seconds")]
@@ -54,6 +60,9 @@ impl AppError {
             Self::Unauthenticated => "Sign in required",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
+            Self::CsrfRejected => "Form expired",
+            Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::PayloadTooLarge => "Payload too large",
             Self::Conflict(_) => "Conflict",
             Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
@@ -79,7 +88,9 @@ impl From<ServiceError> for AppError {
             ServiceError::NotFound(_) => Self::NotFound,
             ServiceError::Forbidden => Self::Forbidden,
             ServiceError::Conflict(message) => Self::Conflict(message),
+            ServiceError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             ServiceError::Db(e) => e.into(),
+            ServiceError::Internal(message) => Self::Internal(message.into()),
         }
     }
 }
@@ -106,6 +117,9 @@ impl ResponseError for AppError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

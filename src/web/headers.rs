@@ -23,15 +23,18 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
-/// Where browsers send Content-Security-Policy violation reports; they are logged, nothing is stored.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    use actix_web::web;
-    cfg.service(
-        web::resource("/csp-report").app_data(web::PayloadConfig::new(16 * 1024)).route(web::post().to(csp_report)),
-    );
-}
-
-async fn csp_report(body: actix_web::web::Bytes) -> actix_web::HttpResponse {
+/// Where browsers send Content-Security-Policy violation reports (`POST /csp-report`); they are logged,
+/// nothing is stored. Bodies over 16 KiB are refused.
+pub async fn csp_report(mut payload: actix_web::web::Payload) -> Result<actix_web::HttpResponse, super::AppError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| super::AppError::BadRequest(e.to_string()))?;
+        if body.len() + chunk.len() > 16 * 1024 {
+            return Err(super::AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
     let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let report = report.get("csp-report").unwrap_or(&report);
     let field = |name: &str| report.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
@@ -39,5 +42,5 @@ async fn csp_report(body: actix_web::web::Bytes) -> actix_web::HttpResponse {
     let blocked = field("blocked-uri");
     let blocked = blocked.split(['?', '#']).next().unwrap_or_default();
     tracing::warn!(directive = %field("violated-directive"), blocked = %blocked, "content security policy violation");
-    actix_web::HttpResponse::NoContent().finish()
+    Ok(actix_web::HttpResponse::NoContent().finish())
 }
