@@ -37,7 +37,8 @@ pub async fn protect(
     let https = req.app_data::<web::Data<Config>>().map(|c| c.is_https()).unwrap_or(false);
     if is_api(&path) {
         if !is_safe(req.method()) && has_body(&req) && !is_json(&req) {
-            return Err(AppError::UnsupportedMediaType("The API accepts application/json bodies only.".into()).into());
+            let e = AppError::UnsupportedMediaType("The API accepts application/json bodies only.".into());
+            return Ok(req.error_response(e));
         }
         return Ok(no_store(next.call(req).await?.map_into_boxed_body()));
     }
@@ -70,18 +71,26 @@ pub async fn protect(
         return Ok(if signed_in { no_store(res) } else { res });
     }
 
-    let session_token = identity_of_service(&req).await?.and_then(|id| match id.via {
+    let identity = match identity_of_service(&req).await {
+        Ok(identity) => identity,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let session_token = identity.and_then(|id| match id.via {
         AuthMethod::Session { csrf_token, .. } => Some(csrf_token),
         AuthMethod::ApiToken { .. } => None,
     });
-    let Some(expected) = session_token.or(cookie_token) else {
-        return Err(AppError::CsrfRejected.into());
+    let provided = match submitted_token(&mut req).await {
+        Ok(provided) => provided,
+        Err(e) => return Ok(req.error_response(e)),
     };
-    let Some(provided) = submitted_token(&mut req).await? else {
-        return Err(AppError::CsrfRejected.into());
+    let matches = match (session_token.or(cookie_token), provided) {
+        (Some(expected), Some(provided)) => {
+            bool::from(subtle::ConstantTimeEq::ct_eq(provided.as_bytes(), expected.as_bytes()))
+        }
+        _ => false,
     };
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(provided.as_bytes(), expected.as_bytes())) {
-        return Err(AppError::CsrfRejected.into());
+    if !matches {
+        return Ok(req.error_response(AppError::CsrfRejected));
     }
     let res = next.call(req).await?.map_into_boxed_body();
     Ok(if signed_in { no_store(res) } else { res })
@@ -120,7 +129,7 @@ fn is_json(req: &ServiceRequest) -> bool {
 
 /// The token the request carries: header, url-encoded `_csrf` field (the body is read and put back), or the
 /// `_csrf` query parameter.
-async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, actix_web::Error> {
+async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError> {
     if let Some(v) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
         return Ok(Some(v.to_string()));
     }
@@ -129,9 +138,9 @@ async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, act
         let mut payload = req.take_payload();
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
+            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
             if body.len() + chunk.len() > MAX_FORM_BYTES {
-                return Err(AppError::PayloadTooLarge.into());
+                return Err(AppError::PayloadTooLarge);
             }
             body.extend_from_slice(&chunk);
         }

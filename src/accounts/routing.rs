@@ -123,12 +123,15 @@ async fn enforce(
     if access == Access::Public {
         return next.call(req).await;
     }
-    let identity = identity_of_service(&req).await?;
+    let identity = match identity_of_service(&req).await {
+        Ok(identity) => identity,
+        Err(e) => return Ok(req.error_response(e)),
+    };
     let api = is_api(req.path());
     let identity = match identity {
         Some(id) if !id.awaiting_second_factor() => id,
         Some(_) if !api => return Ok(redirect(req, "/sign-in/two-factor".into())),
-        _ if api => return Err(AppError::Unauthenticated.into()),
+        _ if api => return Ok(req.error_response(AppError::Unauthenticated)),
         _ => {
             let next_path = match req.query_string() {
                 "" => req.path().to_string(),
@@ -138,11 +141,15 @@ async fn enforce(
             return Ok(redirect(req, location));
         }
     };
-    if !api && must_enrol_second_factor(&req, &identity).await? && !ENROLMENT_PATHS.contains(&req.path()) {
-        return Ok(redirect(req, "/account/two-factor".into()));
+    if !api && !ENROLMENT_PATHS.contains(&req.path()) {
+        match must_enrol_second_factor(&req, &identity).await {
+            Ok(true) => return Ok(redirect(req, "/account/two-factor".into())),
+            Ok(false) => {}
+            Err(e) => return Ok(req.error_response(e)),
+        }
     }
     match access {
-        Access::Roles(roles) if !identity.has_any(roles) => Err(AppError::Forbidden.into()),
+        Access::Roles(roles) if !identity.has_any(roles) => Ok(req.error_response(AppError::Forbidden)),
         _ => next.call(req).await,
     }
 }

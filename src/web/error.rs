@@ -226,6 +226,7 @@ pub async fn render_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    // Inner middleware answers its errors as responses (`ServiceRequest::error_response`) so they pass here.
     let res = next.call(req).await?;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accounts;
 mod cli;
 mod db;
 mod harness;

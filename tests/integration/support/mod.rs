@@ -2,6 +2,7 @@
 //! client with a cookie jar, and a real SMTP server whose mail the test can read.
 #![allow(dead_code)] // The harness serves every feature's tests; not each uses every helper.
 
+pub mod browser;
 pub mod smtp;
 
 use std::net::TcpListener;
@@ -10,8 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::prelude::*;
+use steward::accounts::service::{self as accounts, InviteInput, RequestMeta};
+use steward::accounts::session::SessionPolicy;
+use steward::accounts::Role;
+use steward::audit::Actor;
 use steward::config::{Config, DatabaseUrl, Secret};
+use steward::db::schema;
 use steward::db::{self, Db, DbConn};
 
 /// Generates one test per backend from an async body that takes the backend.
@@ -216,6 +222,130 @@ impl TestApp {
 
     pub async fn stop(&self) {
         self.server.stop(true).await;
+    }
+}
+
+/// An account made for a test, with its password.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+}
+
+pub const TEST_PASSWORD: &str = "a long test passphrase";
+
+impl TestApp {
+    /// An active account with these roles (and organization, for representatives), made through the same
+    /// service functions as an invitation.
+    pub async fn create_user(&self, email: &str, roles: &[Role], member_id: Option<i64>) -> TestUser {
+        let (email, roles) = (email.to_string(), roles.to_vec());
+        let e = email.clone();
+        let id = self
+            .with_conn(move |conn| {
+                let input = InviteInput { email: e.clone(), display_name: e.clone(), roles, member_id };
+                let (user, token) =
+                    accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default()).expect("invite");
+                let hash = steward::accounts::password::hash_blocking(TEST_PASSWORD).unwrap();
+                let policy = SessionPolicy { idle: Duration::from_secs(60), absolute: Duration::from_secs(60) };
+                accounts::accept_invitation_with_hash(conn, &token, &e, &hash, &RequestMeta::default(), policy)
+                    .expect("activate");
+                diesel::delete(schema::sessions::table.filter(schema::sessions::user_id.eq(user.id)))
+                    .execute(conn)
+                    .unwrap();
+                user.id
+            })
+            .await;
+        TestUser { id, email, password: TEST_PASSWORD.into() }
+    }
+
+    /// A member organization (a bare row; the members feature owns the rest).
+    pub async fn create_member(&self, slug: &str, name: &str) -> i64 {
+        let (slug, name) = (slug.to_string(), name.to_string());
+        self.with_conn(move |conn| {
+            let now = steward::db::now();
+            steward::on_backend!(conn, |c| diesel::insert_into(schema::members::table)
+                .values((
+                    schema::members::slug.eq(&slug),
+                    schema::members::name.eq(&name),
+                    schema::members::created_at.eq(now),
+                    schema::members::updated_at.eq(now),
+                ))
+                .returning(schema::members::id)
+                .get_result::<i64>(c))
+            .unwrap()
+        })
+        .await
+    }
+
+    /// A session for `user_id` made directly in the database (no password work): returns (cookie, csrf).
+    pub async fn session_for(&self, user_id: i64) -> (String, String) {
+        self.with_conn(move |conn| {
+            let cookie = steward::accounts::tokens::random_token();
+            let csrf = steward::accounts::tokens::random_token();
+            let now = steward::db::now();
+            diesel::insert_into(schema::sessions::table)
+                .values((
+                    schema::sessions::id_hash.eq(steward::accounts::tokens::hash_token(&cookie)),
+                    schema::sessions::user_id.eq(user_id),
+                    schema::sessions::csrf_token.eq(&csrf),
+                    schema::sessions::second_factor_pending.eq(false),
+                    schema::sessions::created_at.eq(now),
+                    schema::sessions::last_seen_at.eq(now),
+                    schema::sessions::expires_at.eq(now + chrono::Duration::hours(1)),
+                ))
+                .execute(conn)
+                .unwrap();
+            (cookie, csrf)
+        })
+        .await
+    }
+
+    /// A personal API token for `user_id`.
+    pub async fn api_token_for(&self, user_id: i64) -> String {
+        self.with_conn(move |conn| {
+            let identity = steward::accounts::session::roles_of(conn, user_id).unwrap();
+            let user = accounts::find_user(conn, user_id).unwrap();
+            let identity = steward::accounts::Identity {
+                user_id,
+                email: user.email,
+                display_name: user.display_name,
+                member_id: user.member_id,
+                roles: identity,
+                has_two_factor: false,
+                via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+            };
+            accounts::create_api_token(conn, &identity, "test", &RequestMeta::default()).unwrap().1
+        })
+        .await
+    }
+
+    /// Every outbox row as (to, subject, text body), oldest first.
+    pub async fn outbox(&self) -> Vec<(String, String, String)> {
+        self.with_conn(|conn| {
+            schema::outbox::table
+                .order(schema::outbox::id)
+                .select((schema::outbox::to_address, schema::outbox::subject, schema::outbox::body_text))
+                .load(conn)
+                .unwrap()
+        })
+        .await
+    }
+
+    /// The first link into this app in the newest outbox message to `to`.
+    pub async fn last_link_to(&self, to: &str) -> String {
+        let messages = self.outbox().await;
+        let (_, _, body) = messages.iter().rev().find(|(t, _, _)| t == to).unwrap_or_else(|| panic!("no mail to {to}"));
+        let start = body.find(&format!("{}/", self.address)).expect("a link in the mail");
+        body[start..].split_whitespace().next().unwrap().to_string()
+    }
+
+    /// A browser (its own cookie jar) signed in as `user`.
+    pub async fn browser_signed_in(&self, user: &TestUser) -> browser::Browser {
+        let b = browser::Browser::new(&self.address);
+        let res = b.sign_in(&user.email, &user.password).await;
+        assert_eq!(res.status(), 303, "sign-in of {} failed", user.email);
+        b
     }
 }
 
