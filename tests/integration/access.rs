@@ -1,0 +1,203 @@
+//! Who may call what: every route of the app against every role and anonymous, from a table written here
+//! by hand. A route the app has and this table lacks (or the other way round) fails the test.
+
+use steward::accounts::{Access, Role};
+
+use crate::backend_tests;
+use crate::support::TestApp;
+
+/// Who the table says may call a route.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum May {
+    Anyone,
+    SignedIn,
+    Only(&'static [Role]),
+}
+
+use May::{Anyone, Only, SignedIn};
+
+const ADMIN: May = Only(&[Role::Admin]);
+
+const TABLE: &[(&str, &str, May)] = &[
+    ("GET", "/healthz", Anyone),
+    ("GET", "/readyz", Anyone),
+    ("GET", "/static/{name}", Anyone),
+    ("POST", "/csp-report", Anyone),
+    ("GET", "/api/v1/openapi.json", Anyone),
+    ("GET", "/api/docs", Anyone),
+    ("GET", "/", Anyone),
+    ("GET", "/priorities", Anyone),
+    ("GET", "/sign-in", Anyone),
+    ("POST", "/sign-in", Anyone),
+    ("GET", "/sign-in/two-factor", Anyone),
+    ("POST", "/sign-in/two-factor", Anyone),
+    ("POST", "/sign-out", Anyone),
+    ("GET", "/password/forgot", Anyone),
+    ("POST", "/password/forgot", Anyone),
+    ("GET", "/password/reset/{token}", Anyone),
+    ("POST", "/password/reset/{token}", Anyone),
+    ("GET", "/invitation/{token}", Anyone),
+    ("POST", "/invitation/{token}", Anyone),
+    ("GET", "/account", SignedIn),
+    ("POST", "/account/password", SignedIn),
+    ("POST", "/account/sessions/sign-out-everywhere", SignedIn),
+    ("GET", "/account/two-factor", SignedIn),
+    ("POST", "/account/two-factor/confirm", SignedIn),
+    ("POST", "/account/two-factor/disable", SignedIn),
+    ("GET", "/account/tokens", SignedIn),
+    ("POST", "/account/tokens", SignedIn),
+    ("POST", "/account/tokens/{id}/revoke", SignedIn),
+    ("GET", "/admin/users", ADMIN),
+    ("GET", "/admin/users/invite", ADMIN),
+    ("POST", "/admin/users/invite", ADMIN),
+    ("GET", "/admin/users/{id}", ADMIN),
+    ("POST", "/admin/users/{id}/roles", ADMIN),
+    ("POST", "/admin/users/{id}/disable", ADMIN),
+    ("POST", "/admin/users/{id}/enable", ADMIN),
+    ("POST", "/admin/users/{id}/resend-invitation", ADMIN),
+    ("GET", "/admin/audit", ADMIN),
+    ("GET", "/admin/settings", ADMIN),
+    ("POST", "/admin/settings", ADMIN),
+    ("GET", "/api/v1/me", SignedIn),
+    ("GET", "/api/v1/users", ADMIN),
+    ("POST", "/api/v1/users", ADMIN),
+    ("GET", "/api/v1/users/{id}", ADMIN),
+    ("PATCH", "/api/v1/users/{id}", ADMIN),
+    ("GET", "/api/v1/tokens", SignedIn),
+    ("DELETE", "/api/v1/tokens/{id}", SignedIn),
+    ("GET", "/api/v1/audit-events", ADMIN),
+];
+
+#[test]
+fn every_route_is_in_the_table_and_declares_what_the_table_says() {
+    let declared = steward::app::route_table();
+    let mut problems = Vec::new();
+    for spec in &declared {
+        match TABLE.iter().find(|(m, p, _)| *m == spec.method.as_str() && *p == spec.path) {
+            None => problems.push(format!("{} {} is not in the access table", spec.method, spec.path)),
+            Some((_, _, may)) => {
+                let same = match (may, spec.access) {
+                    (Anyone, Access::Public) | (SignedIn, Access::SignedIn) => true,
+                    (Only(a), Access::Roles(b)) => a == &b,
+                    _ => false,
+                };
+                if !same {
+                    problems.push(format!(
+                        "{} {}: table says {may:?}, route declares {:?}",
+                        spec.method, spec.path, spec.access
+                    ));
+                }
+            }
+        }
+    }
+    for (method, path, _) in TABLE {
+        if !declared.iter().any(|s| s.method.as_str() == *method && s.path == *path) {
+            problems.push(format!("{method} {path} is in the table but not an app route"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Anonymous,
+    As(Role),
+}
+
+const CALLERS: [Caller; 5] = [
+    Caller::Anonymous,
+    Caller::As(Role::MemberRep),
+    Caller::As(Role::Treasurer),
+    Caller::As(Role::Council),
+    Caller::As(Role::Admin),
+];
+
+backend_tests! {
+    async fn every_route_answers_every_role_as_the_table_says(backend) {
+        let app = TestApp::spawn(backend).await;
+        let member = app.create_member("acme", "Acme").await;
+        let mut users = Vec::new();
+        for (i, role) in Role::ALL.iter().enumerate() {
+            let member_id = (*role == Role::MemberRep).then_some(member);
+            let user = app.create_user(&format!("caller{i}@example.org"), &[*role], member_id).await;
+            let token = app.api_token_for(user.id).await;
+            users.push((*role, user, token));
+        }
+        let target = app.create_user("target@example.org", &[Role::Council], None).await;
+        let target_token = app.api_token_for(target.id).await;
+        let target_token_id: i64 = app
+            .with_conn(move |conn| {
+                use diesel::prelude::*;
+                use steward::db::schema::api_tokens;
+                api_tokens::table
+                    .filter(api_tokens::token_hash.eq(steward::accounts::tokens::hash_token(&target_token)))
+                    .select(api_tokens::id)
+                    .first(conn)
+                    .unwrap()
+            })
+            .await;
+        let stylesheet = steward::web::assets::stylesheet_path();
+        let anon_csrf = "anonymous-csrf-token-anonymous-csrf-token-0";
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut failures = Vec::new();
+
+        for (method, pattern, may) in TABLE {
+            let path = pattern
+                .replace("{name}", stylesheet.trim_start_matches("/static/"))
+                .replace("{token}", "not-a-real-token")
+                .replace(
+                    "{id}",
+                    &if pattern.contains("tokens") { target_token_id } else { target.id }.to_string(),
+                );
+            let api = pattern.starts_with("/api/");
+            for caller in CALLERS {
+                let mut req = client.request(method.parse().unwrap(), app.url(&path));
+                let role = match caller {
+                    Caller::Anonymous => {
+                        req = req.header("cookie", format!("steward_csrf={anon_csrf}")).header("x-csrf-token", anon_csrf);
+                        None
+                    }
+                    Caller::As(role) => {
+                        let (_, user, token) = users.iter().find(|(r, _, _)| *r == role).unwrap();
+                        if api {
+                            req = req.bearer_auth(token);
+                        } else {
+                            let (cookie, csrf) = app.session_for(user.id).await;
+                            req = req.header("cookie", format!("steward_session={cookie}")).header("x-csrf-token", csrf);
+                        }
+                        Some(role)
+                    }
+                };
+                if *method != "GET" {
+                    req = if api {
+                        req.header("content-type", "application/json").body("{}")
+                    } else {
+                        req.header("content-type", "application/x-www-form-urlencoded").body("")
+                    };
+                }
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let location = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let to_sign_in = status == 303 && location.starts_with("/sign-in?next=");
+                let denied = status == 401 || status == 403 || to_sign_in;
+                let expected_ok = match (may, role) {
+                    (Anyone, _) => true,
+                    (_, None) => false,
+                    (SignedIn, Some(_)) => true,
+                    (Only(roles), Some(role)) => roles.contains(&role),
+                };
+                let right = if expected_ok {
+                    !denied
+                } else if role.is_none() {
+                    if api { status == 401 } else { to_sign_in }
+                } else {
+                    status == 403
+                };
+                if !right {
+                    failures.push(format!("{method} {path} as {caller:?}: {status} {location}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "unexpected answers:\n{}", failures.join("\n"));
+    }
+}
