@@ -559,6 +559,65 @@ backend_tests! {
         assert!(audit["total"].as_i64().unwrap() >= 3);
     }
 
+    async fn old_hash_parameters_are_upgraded_at_sign_in(backend) {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let app = TestApp::spawn(backend).await;
+        let user = admin(&app).await;
+        // A hash made with other (older) parameters: 3 passes instead of 2.
+        let params = argon2::Params::new(19 * 1024, 3, 1, None).unwrap();
+        let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(user.password.as_bytes(), &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+            .unwrap()
+            .to_string();
+        let id = user.id;
+        app.with_conn(move |conn| {
+            diesel::update(schema::users::table.find(id)).set(schema::users::password_hash.eq(old)).execute(conn).unwrap();
+        })
+        .await;
+        assert_eq!(Browser::new(&app.address).sign_in(&user.email, &user.password).await.status(), 303);
+        let stored: Option<String> = app
+            .with_conn(move |conn| schema::users::table.find(id).select(schema::users::password_hash).first(conn).unwrap())
+            .await;
+        let stored = stored.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "rehashed: {stored}");
+        assert_eq!(Browser::new(&app.address).sign_in(&user.email, &user.password).await.status(), 303);
+    }
+
+    async fn expired_invitations_are_refused(backend) {
+        let app = TestApp::spawn(backend).await;
+        let root = admin(&app).await;
+        let b = app.browser_signed_in(&root).await;
+        b.get("/admin/users/invite").await;
+        b.post("/admin/users/invite", &[("email", "late@example.org"), ("display_name", "Late"), ("roles", "council")]).await;
+        let link = app.last_link_to("late@example.org").await;
+        app.with_conn(|conn| {
+            diesel::update(schema::one_time_tokens::table)
+                .set(schema::one_time_tokens::expires_at.eq(steward::db::now() - chrono::Duration::hours(1)))
+                .execute(conn)
+                .unwrap();
+        })
+        .await;
+        let invitee = Browser::new(&app.address);
+        let (status, page) = invitee.get(&link).await;
+        assert_eq!(status, 410);
+        assert!(page.contains("expired"));
+        let res = invitee.post(&link, &[("display_name", "Late"), ("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)]).await;
+        assert_eq!(res.status(), 410);
+        // The admin sends a new one, which works.
+        let user_id: i64 = app
+            .with_conn(|conn| {
+                schema::users::table.filter(schema::users::email.eq("late@example.org")).select(schema::users::id).first(conn).unwrap()
+            })
+            .await;
+        b.get(&format!("/admin/users/{user_id}")).await;
+        assert_eq!(b.post(&format!("/admin/users/{user_id}/resend-invitation"), &[]).await.status(), 303);
+        let fresh = app.last_link_to("late@example.org").await;
+        assert_ne!(fresh, link);
+        invitee.get(&fresh).await;
+        let res = invitee.post(&fresh, &[("display_name", "Late"), ("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)]).await;
+        assert_eq!(res.status(), 303);
+    }
+
     async fn no_password_or_token_reaches_the_audit_log_or_the_database_in_clear(backend) {
         let app = TestApp::spawn(backend).await;
         let root = admin(&app).await;
