@@ -13,6 +13,8 @@ pub mod funding;
 pub mod health;
 pub mod home;
 pub mod mail;
+pub mod members;
+pub mod money;
 pub mod openapi;
 pub mod settings;
 pub mod telemetry;

@@ -46,7 +46,10 @@ impl PageContext {
 /// The links the viewer's roles open, in a fixed order.
 fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     let has = |roles: &[Role]| identity.is_some_and(|i| i.has_any(roles));
-    let mut links = vec![("Home", "/", true), ("Funding priorities", "/priorities", true)];
+    let mut links = vec![("Home", "/", true)];
+    links.push(("My organization", "/my-organization", has(&[Role::MemberRep])));
+    links.push(("Members", "/members", has(&[Role::Treasurer, Role::Council, Role::Admin])));
+    links.push(("Funding priorities", "/priorities", true));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
     links.push(("Settings", "/admin/settings", has(&[Role::Admin])));

@@ -69,10 +69,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_history (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        status -> Text,
+        tier_id -> Nullable<BigInt>,
+        changed_on -> Date,
+        changed_at -> Timestamp,
+        changed_by -> Nullable<BigInt>,
+        note -> Text,
+    }
+}
+
+diesel::table! {
     members (id) {
         id -> BigInt,
         slug -> Text,
         name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        tier_id -> Nullable<BigInt>,
+        status -> Text,
+        joined_on -> Nullable<Date>,
+        renews_on -> Nullable<Date>,
+        website -> Nullable<Text>,
+        country -> Nullable<Text>,
+        logo_url -> Nullable<Text>,
+        notes -> Text,
+        primary_contact_id -> Nullable<BigInt>,
+        billing_contact_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    membership_tiers (id) {
+        id -> BigInt,
+        name -> Text,
+        annual_dues_minor -> BigInt,
+        currency -> Text,
+        benefits -> Text,
+        position -> Integer,
+        retired -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -189,6 +226,9 @@ diesel::joinable!(outbox -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(member_history -> members (member_id));
+diesel::joinable!(member_history -> membership_tiers (tier_id));
+diesel::joinable!(members -> membership_tiers (tier_id));
 diesel::joinable!(users -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -197,7 +237,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_preferences,
     funding_priorities,
     key_outcomes,
+    member_history,
     members,
+    membership_tiers,
     one_time_tokens,
     outbox,
     rate_limits,

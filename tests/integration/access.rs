@@ -17,6 +17,10 @@ enum May {
 use May::{Anyone, Only, SignedIn};
 
 const ADMIN: May = Only(&[Role::Admin]);
+const TREASURER: May = Only(&[Role::Treasurer]);
+/// Representatives pass the route's check; the service then limits them to their own organization.
+const WITH_REPS: May = Only(&[Role::Treasurer, Role::Council, Role::Admin, Role::MemberRep]);
+const EDITORS: May = Only(&[Role::Treasurer, Role::MemberRep]);
 
 const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/healthz", Anyone),
@@ -66,6 +70,32 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/api/v1/tokens", SignedIn),
     ("DELETE", "/api/v1/tokens/{id}", SignedIn),
     ("GET", "/api/v1/audit-events", ADMIN),
+    ("GET", "/members", Only(&[Role::Treasurer, Role::Council, Role::Admin])),
+    ("GET", "/members/new", TREASURER),
+    ("POST", "/members/new", TREASURER),
+    ("GET", "/members/export.csv", Only(&[Role::Treasurer, Role::Council, Role::Admin])),
+    ("GET", "/members/import", TREASURER),
+    ("POST", "/members/import", TREASURER),
+    ("GET", "/my-organization", Only(&[Role::MemberRep])),
+    ("GET", "/members/{slug}", WITH_REPS),
+    ("GET", "/members/{slug}/edit", EDITORS),
+    ("POST", "/members/{slug}/edit", EDITORS),
+    ("POST", "/members/{slug}/contacts", EDITORS),
+    ("POST", "/members/{slug}/representatives", Only(&[Role::Treasurer, Role::Admin, Role::MemberRep])),
+    ("GET", "/tiers", SignedIn),
+    ("GET", "/tiers/new", TREASURER),
+    ("POST", "/tiers/new", TREASURER),
+    ("GET", "/tiers/{id}/edit", TREASURER),
+    ("POST", "/tiers/{id}/edit", TREASURER),
+    ("POST", "/tiers/{id}/retire", TREASURER),
+    ("POST", "/tiers/{id}/reinstate", TREASURER),
+    ("POST", "/tiers/{id}/delete", TREASURER),
+    ("GET", "/api/v1/members", WITH_REPS),
+    ("POST", "/api/v1/members", TREASURER),
+    ("GET", "/api/v1/members/{id}", WITH_REPS),
+    ("PATCH", "/api/v1/members/{id}", EDITORS),
+    ("GET", "/api/v1/tiers", SignedIn),
+    ("POST", "/api/v1/tiers", TREASURER),
 ];
 
 #[test]
@@ -137,18 +167,37 @@ backend_tests! {
             })
             .await;
         let stylesheet = steward::web::assets::stylesheet_path();
+        let treasurer_id = users.iter().find(|(r, _, _)| *r == Role::Treasurer).unwrap().1.id;
+        let tier = app
+            .with_conn(move |conn| {
+                let input = steward::members::service::TierInput {
+                    name: "Silver".into(),
+                    annual_dues: "10000".into(),
+                    currency: "USD".into(),
+                    benefits: String::new(),
+                };
+                steward::members::service::create_tier(conn, treasurer_id, &input).unwrap()
+            })
+            .await;
         let anon_csrf = "anonymous-csrf-token-anonymous-csrf-token-0";
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let mut failures = Vec::new();
 
         for (method, pattern, may) in TABLE {
+            let id = if pattern.contains("tokens") {
+                target_token_id
+            } else if pattern.contains("/tiers/") {
+                tier.id
+            } else if pattern.contains("/members/") {
+                member
+            } else {
+                target.id
+            };
             let path = pattern
                 .replace("{name}", stylesheet.trim_start_matches("/static/"))
                 .replace("{token}", "not-a-real-token")
-                .replace(
-                    "{id}",
-                    &if pattern.contains("tokens") { target_token_id } else { target.id }.to_string(),
-                );
+                .replace("{slug}", "acme")
+                .replace("{id}", &id.to_string());
             let api = pattern.starts_with("/api/");
             for caller in CALLERS {
                 let mut req = client.request(method.parse().unwrap(), app.url(&path));

@@ -1,0 +1,14 @@
+DROP TABLE member_history;
+DROP INDEX members_status;
+DROP INDEX members_tier_id;
+ALTER TABLE members DROP COLUMN billing_contact_id;
+ALTER TABLE members DROP COLUMN primary_contact_id;
+ALTER TABLE members DROP COLUMN notes;
+ALTER TABLE members DROP COLUMN logo_url;
+ALTER TABLE members DROP COLUMN country;
+ALTER TABLE members DROP COLUMN website;
+ALTER TABLE members DROP COLUMN renews_on;
+ALTER TABLE members DROP COLUMN joined_on;
+ALTER TABLE members DROP COLUMN status;
+ALTER TABLE members DROP COLUMN tier_id;
+DROP TABLE membership_tiers;
