@@ -105,6 +105,16 @@ pub struct MemberBody {
 }
 
 impl MemberBody {
+    /// Whether the body changes what only the treasurer may change.
+    fn touches_membership(&self) -> bool {
+        self.slug.is_some()
+            || self.tier_id.is_some()
+            || self.status.is_some()
+            || self.joined_on.is_some()
+            || self.renews_on.is_some()
+            || self.notes.is_some()
+    }
+
     /// The fields as the service reads them, over `base` for anything left out.
     fn over(self, base: MemberFields) -> MemberFields {
         MemberFields {
@@ -144,6 +154,10 @@ pub async fn update(
     body: web::Json<MemberBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, body) = (user.0.clone(), id.into_inner(), body.into_inner());
+    if body.touches_membership() && !actor.has_role(crate::accounts::Role::Treasurer) {
+        // Said plainly rather than ignored: a representative changes the profile, the treasurer the rest.
+        return Err(AppError::Forbidden);
+    }
     db.run(move |conn| {
         let m = service::find_member(conn, &actor, id)?;
         let base = MemberFields {

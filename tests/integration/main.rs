@@ -9,4 +9,5 @@ mod cli;
 mod db;
 mod harness;
 mod health;
+mod members;
 mod pages;
