@@ -6,14 +6,16 @@ use std::path::Path;
 
 use diesel::prelude::*;
 
+use crate::accounts::model::AuthMethod;
 use crate::accounts::service::{self as accounts, InviteInput, RequestMeta};
 use crate::accounts::session::SessionPolicy;
-use crate::accounts::Role;
+use crate::accounts::{Identity, Role};
 use crate::audit::Actor;
-use crate::db::schema::members;
+use crate::db::schema::{membership_tiers, users};
 use crate::db::{self, DbConn};
 use crate::domain::ServiceError;
 use crate::funding::service::{self as funding, PriorityInput};
+use crate::members::service::{self as members, MemberFields, TierInput};
 use crate::settings::service as settings;
 
 pub const FOUNDATION_NAME: &str = "Open Notebook Foundation";
@@ -21,19 +23,55 @@ pub const FOUNDATION_NAME: &str = "Open Notebook Foundation";
 /// Every demo account signs in with this password.
 pub const DEMO_PASSWORD: &str = "steward-demo-passphrase";
 
-/// The demo's accounts: (email, name, roles, index into MEMBERS for representatives).
-pub const DEMO_USERS: &[(&str, &str, &[Role], Option<usize>)] = &[
+/// The demo's accounts: (email, name, roles, slug of the organization for representatives).
+pub const DEMO_USERS: &[(&str, &str, &[Role], Option<&str>)] = &[
     ("admin@demo.steward.invalid", "Ada Admin", &[Role::Admin], None),
     ("treasurer@demo.steward.invalid", "Tomás Treasurer", &[Role::Treasurer], None),
     ("council@demo.steward.invalid", "Chidi Council", &[Role::Council], None),
-    ("rep@demo.steward.invalid", "Rae Representative", &[Role::MemberRep], Some(0)),
-    ("rep2@demo.steward.invalid", "Ravi Representative", &[Role::MemberRep], Some(1)),
+    ("rep@demo.steward.invalid", "Rae Representative", &[Role::MemberRep], Some("quanta-labs")),
+    ("rep2@demo.steward.invalid", "Ravi Representative", &[Role::MemberRep], Some("northwind-analytics")),
 ];
 
-const MEMBERS: &[(&str, &str)] = &[
-    ("quanta-labs", "Quanta Labs"),
-    ("northwind-analytics", "Northwind Analytics"),
-    ("helio-university", "Helio University"),
+/// Tiers: (name, yearly dues in dollars, benefits).
+const TIERS: &[(&str, &str, &str)] = &[
+    ("Platinum", "100000", "A seat on the council, logo on the website, quarterly briefing with the maintainers"),
+    ("Gold", "50000", "Logo on the website, quarterly briefing with the maintainers"),
+    ("Silver", "20000", "Logo on the website"),
+    ("Community", "5000", "Listed as a supporter"),
+];
+
+/// Organizations: (slug, name, tier, status, joined, country).
+const MEMBERS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("quanta-labs", "Quanta Labs", "Platinum", "active", "2023-02-01", "US"),
+    ("northwind-analytics", "Northwind Analytics", "Gold", "active", "2023-04-15", "GB"),
+    ("helio-university", "Helio University", "Community", "active", "2023-09-01", "DE"),
+    ("bluefin-data", "Bluefin Data", "Gold", "active", "2024-01-10", "US"),
+    ("cedar-health", "Cedar Health Research", "Silver", "active", "2024-02-01", "CA"),
+    ("deltaforge", "DeltaForge Systems", "Platinum", "active", "2023-06-01", "US"),
+    ("ember-ai", "Ember AI", "Silver", "active", "2024-03-18", "FR"),
+    ("fjord-computing", "Fjord Computing", "Silver", "active", "2024-05-01", "NO"),
+    ("granite-cloud", "Granite Cloud", "Gold", "active", "2023-11-01", "US"),
+    ("harbor-institute", "Harbor Institute for Data Science", "Community", "active", "2024-07-01", "AU"),
+    ("iris-genomics", "Iris Genomics", "Silver", "active", "2025-01-15", "CH"),
+    ("juniper-bank", "Juniper Bank", "Gold", "active", "2025-02-01", "NL"),
+    ("kestrel-robotics", "Kestrel Robotics", "Silver", "active", "2025-03-01", "JP"),
+    ("lumen-press", "Lumen Press", "Community", "active", "2025-04-01", "US"),
+    ("meridian-energy", "Meridian Energy", "Gold", "active", "2024-09-01", "ES"),
+    ("nimbus-edu", "Nimbus Education Trust", "Community", "active", "2025-06-01", "IE"),
+    ("orbital-insight", "Orbital Insight Lab", "Silver", "active", "2025-07-15", "US"),
+    ("pioneer-pharma", "Pioneer Pharma", "Platinum", "active", "2024-10-01", "DK"),
+    ("quartz-finance", "Quartz Finance", "Silver", "active", "2025-09-01", "SG"),
+    ("riverbend-college", "Riverbend College", "Community", "active", "2025-10-01", "US"),
+    ("sable-security", "Sable Security", "Silver", "active", "2026-01-05", "IL"),
+    ("tundra-climate", "Tundra Climate Analytics", "Gold", "active", "2026-02-01", "SE"),
+    ("umber-games", "Umber Games", "Community", "active", "2026-03-01", "PL"),
+    ("vega-observatory", "Vega Observatory", "Community", "active", "2026-04-01", "CL"),
+    ("willow-biotech", "Willow Biotech", "Silver", "active", "2026-05-01", "US"),
+    ("xenon-materials", "Xenon Materials", "Silver", "lapsed", "2023-08-01", "KR"),
+    ("yarrow-media", "Yarrow Media", "Community", "former", "2023-05-01", "IT"),
+    ("zephyr-labs", "Zephyr Labs", "Gold", "prospective", "", "US"),
+    ("atlas-logistics", "Atlas Logistics", "Silver", "prospective", "", "BR"),
+    ("beacon-civic", "Beacon Civic Tech", "Community", "prospective", "", "KE"),
 ];
 
 /// Removes a previous demo database and its WAL files, so the demo always starts from the same data.
@@ -73,34 +111,80 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// The demo acts as its treasurer when it adds tiers and organizations.
+fn acting_as(conn: &mut DbConn, email: &str) -> Result<Identity, ServiceError> {
+    let user_id: i64 = users::table.filter(users::email.eq(email)).select(users::id).first(conn)?;
+    let user = accounts::find_user(conn, user_id)?;
+    Ok(Identity {
+        user_id,
+        email: user.email,
+        display_name: user.display_name,
+        member_id: None,
+        roles: crate::accounts::session::roles_of(conn, user_id)?,
+        has_two_factor: false,
+        via: AuthMethod::ApiToken { token_id: 0 },
+    })
+}
+
 fn seed_accounts(conn: &mut DbConn) -> Result<(), ServiceError> {
-    let now = db::now();
-    let mut member_ids = Vec::new();
-    for (slug, name) in MEMBERS {
-        let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(members::table)
-            .values((
-                members::slug.eq(slug),
-                members::name.eq(name),
-                members::created_at.eq(now),
-                members::updated_at.eq(now)
-            ))
-            .returning(members::id)
-            .get_result(c))?;
-        member_ids.push(id);
-    }
     let hash = crate::accounts::password::hash_blocking(DEMO_PASSWORD)
         .map_err(|e| ServiceError::Internal(format!("hashing the demo password: {e}")))?;
     let policy =
         SessionPolicy { idle: std::time::Duration::from_secs(60), absolute: std::time::Duration::from_secs(60) };
-    for (email, name, roles, member) in DEMO_USERS {
-        let input = InviteInput {
-            email: email.to_string(),
-            display_name: name.to_string(),
-            roles: roles.to_vec(),
-            member_id: member.map(|i| member_ids[i]),
-        };
-        let (_, token) = accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default())?;
+    let add_user = |conn: &mut DbConn, email: &str, name: &str, roles: &[Role], member_id: Option<i64>| {
+        let input =
+            InviteInput { email: email.to_string(), display_name: name.to_string(), roles: roles.to_vec(), member_id };
+        let (user, token) = accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default())?;
         accounts::accept_invitation_with_hash(conn, &token, name, &hash, &RequestMeta::default(), policy)?;
+        Ok::<_, ServiceError>(user.id)
+    };
+    for (email, name, roles, _) in DEMO_USERS.iter().filter(|u| u.3.is_none()) {
+        add_user(conn, email, name, roles, None)?;
+    }
+    let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
+    for (name, dues, benefits) in TIERS {
+        let input = TierInput {
+            name: name.to_string(),
+            annual_dues: dues.to_string(),
+            currency: "USD".into(),
+            benefits: benefits.to_string(),
+        };
+        members::create_tier(conn, treasurer.user_id, &input)?;
+    }
+    let tiers: Vec<(String, i64)> =
+        membership_tiers::table.select((membership_tiers::name, membership_tiers::id)).load(conn)?;
+    for (slug, name, tier, status, joined, country) in MEMBERS {
+        let joined_on = chrono::NaiveDate::parse_from_str(joined, "%Y-%m-%d").ok();
+        // Renewal falls on the anniversary after today.
+        let renews_on = joined_on.map(|j| {
+            let mut r = j;
+            while r <= db::now().date() {
+                r = r.checked_add_months(chrono::Months::new(12)).unwrap_or(r);
+            }
+            r
+        });
+        let fields = MemberFields {
+            name: name.to_string(),
+            slug: slug.to_string(),
+            tier: tiers.iter().find(|(n, _)| n == tier).map(|(_, id)| id.to_string()).unwrap_or_default(),
+            status: status.to_string(),
+            joined_on: joined_on.map(|d| d.to_string()).unwrap_or_default(),
+            renews_on: renews_on.map(|d| d.to_string()).unwrap_or_default(),
+            website: format!("https://{slug}.example"),
+            country: country.to_string(),
+            logo_url: String::new(),
+            notes: String::new(),
+        };
+        members::create_member(conn, &treasurer, &fields)?;
+    }
+    for (email, name, roles, member) in DEMO_USERS.iter() {
+        let Some(slug) = member else { continue };
+        let member_id: i64 = crate::db::schema::members::table
+            .filter(crate::db::schema::members::slug.eq(slug))
+            .select(crate::db::schema::members::id)
+            .first(conn)?;
+        let user_id = add_user(conn, email, name, roles, Some(member_id))?;
+        members::set_contacts(conn, &treasurer, member_id, Some(user_id), Some(user_id))?;
     }
     // The sessions the invitations opened are not for anyone's browser.
     diesel::delete(crate::db::schema::sessions::table).execute(conn)?;
