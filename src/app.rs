@@ -18,7 +18,7 @@ use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
-use crate::{accounts, admin, audit, funding, health, home, members, openapi};
+use crate::{accounts, admin, audit, dues, funding, health, home, ledger, members, openapi};
 
 /// Every route of the application, each with the access it declares.
 pub fn router() -> Router {
@@ -28,7 +28,9 @@ pub fn router() -> Router {
     openapi::routes(&mut r);
     home::routes(&mut r);
     accounts::routes(&mut r);
+    ledger::routes(&mut r);
     members::routes(&mut r);
+    dues::routes(&mut r);
     funding::routes(&mut r);
     audit::routes(&mut r);
     admin::routes(&mut r);

@@ -73,3 +73,36 @@ pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
     out.sort_by(|a, b| a.field.cmp(&b.field));
     out
 }
+
+/// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return gets a leading apostrophe. Plain numbers, negative ones included, stay numbers.
+pub fn csv_cell(value: &str) -> String {
+    let number = {
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && digits.chars().filter(|c| *c == '.').count() <= 1
+            && !digits.starts_with('.')
+    };
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_cell("+1+1"), "'+1+1");
+        assert_eq!(csv_cell("@cmd"), "'@cmd");
+        assert_eq!(csv_cell("-2+3"), "'-2+3");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("-12.50"), "-12.50");
+        assert_eq!(csv_cell("Acme"), "Acme");
+    }
+}

@@ -35,6 +35,9 @@ use crate::web::{render, AppError, Layout};
         crate::members::api::update,
         crate::members::api::tiers,
         crate::members::api::create_tier,
+        crate::dues::api::list,
+        crate::dues::api::get,
+        crate::dues::api::record_payment,
     ),
     components(schemas(crate::web::error::ProblemSchema, crate::domain::FieldError)),
     modifiers(&BearerAuth),
@@ -42,6 +45,7 @@ use crate::web::{render, AppError, Layout};
         (name = "accounts", description = "Who is calling, users and roles (admins), personal API tokens"),
         (name = "audit", description = "The append-only audit log (admins)"),
         (name = "members", description = "Member organizations and membership tiers"),
+        (name = "dues", description = "Dues invoices and their payments"),
         (name = "operations", description = "Health and readiness for operators"),
         (name = "meta", description = "This document"),
     )

@@ -2,6 +2,18 @@
 // as BigInt minor units). tests/integration/db.rs compares this file with what each migration set builds.
 
 diesel::table! {
+    fiscal_years (id) {
+        id -> BigInt,
+        label -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     funding_priorities (id) {
         id -> BigInt,
         slug -> Text,
@@ -9,6 +21,29 @@ diesel::table! {
         summary -> Text,
         position -> Integer,
         active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        number -> BigInt,
+        member_id -> BigInt,
+        fiscal_year_id -> BigInt,
+        tier_id -> Nullable<BigInt>,
+        description -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        amount_minor -> BigInt,
+        currency -> Text,
+        issued_on -> Date,
+        due_on -> Date,
+        status -> Text,
+        paid_minor -> BigInt,
+        void_reason -> Nullable<Text>,
+        voided_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -65,6 +100,26 @@ diesel::table! {
         reminders -> Bool,
         surveys -> Bool,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        entry_date -> Date,
+        fiscal_year_id -> BigInt,
+        kind -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        base_amount_minor -> BigInt,
+        exchange_rate -> Text,
+        member_id -> Nullable<BigInt>,
+        invoice_id -> Nullable<BigInt>,
+        payment_id -> Nullable<BigInt>,
+        reverses_entry_id -> Nullable<BigInt>,
+        memo -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
     }
 }
 
@@ -151,6 +206,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    payments (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        paid_on -> Date,
+        reference -> Text,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     rate_limits (bucket, key, window_start) {
         bucket -> Text,
         key -> Text,
@@ -165,6 +233,13 @@ diesel::table! {
         user_id -> BigInt,
         code_hash -> Text,
         used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sequences (name) {
+        name -> Text,
+        next_value -> BigInt,
     }
 }
 
@@ -220,7 +295,12 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(email_preferences -> users (user_id));
+diesel::joinable!(invoices -> fiscal_years (fiscal_year_id));
+diesel::joinable!(invoices -> members (member_id));
+diesel::joinable!(invoices -> membership_tiers (tier_id));
 diesel::joinable!(key_outcomes -> funding_priorities (priority_id));
+diesel::joinable!(ledger_entries -> fiscal_years (fiscal_year_id));
+diesel::joinable!(payments -> invoices (invoice_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(outbox -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -235,15 +315,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_events,
     email_preferences,
+    fiscal_years,
     funding_priorities,
+    invoices,
     key_outcomes,
+    ledger_entries,
     member_history,
     members,
     membership_tiers,
     one_time_tokens,
     outbox,
+    payments,
     rate_limits,
     recovery_codes,
+    sequences,
     sessions,
     settings,
     sign_in_failures,

@@ -717,16 +717,6 @@ pub fn invite_representative(
 /// The columns of the member CSV, in order.
 pub const CSV_COLUMNS: [&str; 8] = ["name", "slug", "tier", "status", "joined_on", "renews_on", "website", "country"];
 
-/// A spreadsheet would run a cell that starts with one of these as a formula; a leading apostrophe keeps it
-/// text.
-pub fn neutralize_cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    }
-}
-
 /// Every organization the viewer may see, as CSV.
 pub fn export_csv(conn: &mut DbConn, viewer: &Identity) -> Result<String, ServiceError> {
     let own = if viewer.has_any(READERS) { None } else { Some(viewer.member_id.unwrap_or(-1)) };
@@ -750,7 +740,7 @@ pub fn export_csv(conn: &mut DbConn, viewer: &Identity) -> Result<String, Servic
             m.website.unwrap_or_default(),
             m.country.unwrap_or_default(),
         ];
-        out.write_record(record.iter().map(|v| neutralize_cell(v))).map_err(fail)?;
+        out.write_record(record.iter().map(|v| crate::domain::csv_cell(v))).map_err(fail)?;
     }
     let bytes = out.into_inner().map_err(|e| ServiceError::Internal(format!("writing CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| ServiceError::Internal(e.to_string()))

@@ -96,6 +96,20 @@ const TABLE: &[(&str, &str, May)] = &[
     ("PATCH", "/api/v1/members/{id}", EDITORS),
     ("GET", "/api/v1/tiers", SignedIn),
     ("POST", "/api/v1/tiers", TREASURER),
+    ("GET", "/fiscal-years", Only(&[Role::Treasurer, Role::Council])),
+    ("POST", "/fiscal-years", TREASURER),
+    ("POST", "/fiscal-years/{id}/status", TREASURER),
+    ("GET", "/ledger", Only(&[Role::Treasurer, Role::Council])),
+    ("GET", "/ledger/export.csv", Only(&[Role::Treasurer, Role::Council])),
+    ("GET", "/invoices", Only(&[Role::Treasurer, Role::Council, Role::Admin])),
+    ("POST", "/invoices/issue", TREASURER),
+    ("GET", "/invoices/export.csv", Only(&[Role::Treasurer, Role::Council, Role::Admin])),
+    ("GET", "/invoices/{id}", WITH_REPS),
+    ("POST", "/invoices/{id}/payments", TREASURER),
+    ("POST", "/invoices/{id}/void", TREASURER),
+    ("GET", "/api/v1/invoices", WITH_REPS),
+    ("GET", "/api/v1/invoices/{id}", WITH_REPS),
+    ("POST", "/api/v1/invoices/{id}/payments", TREASURER),
 ];
 
 #[test]

@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod cli;
 mod db;
+mod dues;
 mod harness;
 mod health;
 mod members;
