@@ -186,8 +186,50 @@ fn seed_accounts(conn: &mut DbConn) -> Result<(), ServiceError> {
         let user_id = add_user(conn, email, name, roles, Some(member_id))?;
         members::set_contacts(conn, &treasurer, member_id, Some(user_id), Some(user_id))?;
     }
+    seed_dues(conn, &treasurer)?;
     // The sessions the invitations opened are not for anyone's browser.
     diesel::delete(crate::db::schema::sessions::table).execute(conn)?;
+    Ok(())
+}
+
+/// Two fiscal years of dues: 2025 invoiced, paid and closed; 2026 invoiced, mostly paid, some overdue and
+/// some paid in part.
+fn seed_dues(conn: &mut DbConn, treasurer: &Identity) -> Result<(), ServiceError> {
+    use crate::dues::service as dues;
+    use crate::ledger::service as ledger;
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+    let fy2025 = ledger::create_year(conn, treasurer.user_id, "FY2025", "2025-01-01", "2025-12-31")?;
+    let fy2026 = ledger::create_year(conn, treasurer.user_id, "FY2026", "2026-01-01", "2026-12-31")?;
+    for year in [&fy2025, &fy2026] {
+        ledger::set_year_status(conn, treasurer.user_id, year.id, "open")?;
+    }
+    dues::issue_for_year(conn, treasurer, fy2025.id, date("2025-01-15"))?;
+    dues::issue_for_year(conn, treasurer, fy2026.id, date("2026-01-15"))?;
+    let all: Vec<(i64, i64, i64, i64)> = crate::db::schema::invoices::table
+        .order(crate::db::schema::invoices::number)
+        .select((
+            crate::db::schema::invoices::id,
+            crate::db::schema::invoices::fiscal_year_id,
+            crate::db::schema::invoices::amount_minor,
+            crate::db::schema::invoices::number,
+        ))
+        .load(conn)?;
+    for (i, (id, year_id, amount, number)) in all.into_iter().enumerate() {
+        let amount = crate::money::plain(amount, "USD");
+        let reference = format!("Wire {number:05}");
+        if year_id == fy2025.id {
+            let paid_on = format!("2025-{:02}-{:02}", 2 + i % 3, 1 + i % 27);
+            dues::record_payment(conn, treasurer, id, &amount, &paid_on, &reference)?;
+        } else if i % 7 == 3 {
+            // Paid in part.
+            dues::record_payment(conn, treasurer, id, "1000", "2026-02-20", &reference)?;
+        } else if i % 5 != 4 {
+            let paid_on = format!("2026-{:02}-{:02}", 2 + i % 4, 1 + i % 27);
+            dues::record_payment(conn, treasurer, id, &amount, &paid_on, &reference)?;
+        }
+        // The rest stay open past their due date: overdue.
+    }
+    ledger::set_year_status(conn, treasurer.user_id, fy2025.id, "closed")?;
     Ok(())
 }
 

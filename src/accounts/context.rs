@@ -49,7 +49,7 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     let mut links = vec![("Home", "/", true)];
     links.push(("My organization", "/my-organization", has(&[Role::MemberRep])));
     links.push(("Members", "/members", has(&[Role::Treasurer, Role::Council, Role::Admin])));
-    links.push(("Dues", "/invoices", has(&[Role::Treasurer, Role::Council, Role::Admin])));
+    links.push(("Dues", "/invoices", has(&[Role::Treasurer, Role::Council, Role::Admin, Role::MemberRep])));
     links.push(("Ledger", "/ledger", has(&[Role::Treasurer, Role::Council])));
     links.push(("Funding priorities", "/priorities", true));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));

@@ -9,11 +9,11 @@ use crate::accounts::{Access, Role, Router};
 
 pub fn routes(r: &mut Router) {
     const TREASURER: Access = Access::Roles(&[Role::Treasurer]);
-    const READERS: Access = Access::Roles(&[Role::Treasurer, Role::Council, Role::Admin]);
     const WITH_REPS: Access = Access::Roles(&[Role::Treasurer, Role::Council, Role::Admin, Role::MemberRep]);
-    r.get("/invoices", READERS, pages::list)
+    // Representatives list and export too: the service gives them their own organization's invoices only.
+    r.get("/invoices", WITH_REPS, pages::list)
         .post("/invoices/issue", TREASURER, pages::issue)
-        .get("/invoices/export.csv", READERS, pages::export)
+        .get("/invoices/export.csv", WITH_REPS, pages::export)
         .get("/invoices/{id}", WITH_REPS, pages::show)
         .post("/invoices/{id}/payments", TREASURER, pages::record_payment)
         .post("/invoices/{id}/void", TREASURER, pages::void)

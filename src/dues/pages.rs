@@ -34,6 +34,7 @@ struct ListPage {
 
 #[derive(Deserialize)]
 pub struct ListQuery {
+    member: Option<i64>,
     year: Option<i64>,
     #[serde(default)]
     status: String,
@@ -43,7 +44,7 @@ pub struct ListQuery {
 pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let filter = InvoiceFilter {
-        member_id: None,
+        member_id: query.member,
         fiscal_year_id: query.year,
         status: query.status.clone(),
         page: query.page.unwrap_or(1).max(1),

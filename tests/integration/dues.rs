@@ -189,7 +189,11 @@ backend_tests! {
         let r = app.browser_signed_in(&rep).await;
         assert_eq!(r.get(&format!("/invoices/{own}")).await.0, 200);
         assert_eq!(r.get(&format!("/invoices/{other}")).await.0, 404);
-        assert_eq!(r.get("/invoices").await.0, 403);
+        let (status, list) = r.get("/invoices").await;
+        assert_eq!(status, 200);
+        assert!(list.contains(&format!("/invoices/{own}\"")) && !list.contains(&format!("/invoices/{other}\"")));
+        let csv = r.client.get(r.url("/invoices/export.csv")).send().await.unwrap().text().await.unwrap();
+        assert!(csv.contains("Acme") && !csv.contains("Beta"), "{csv}");
         let token = app.api_token_for(rep.id).await;
         let api = reqwest::Client::new();
         let list: Value = api.get(app.url("/api/v1/invoices")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
