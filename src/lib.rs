@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod demo;

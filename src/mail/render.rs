@@ -58,10 +58,7 @@ macro_rules! email_templates {
             }
 
             impl $crate::mail::EmailContent for $ty {
-                fn render(
-                    &self,
-                    ctx: &$crate::mail::EmailContext,
-                ) -> Result<$crate::mail::Rendered, askama::Error> {
+                fn render(&self, ctx: &$crate::mail::EmailContext) -> Result<$crate::mail::Rendered, askama::Error> {
                     use askama::Template;
                     let subject = Subject { m: self, ctx }.render()?;
                     Ok($crate::mail::Rendered {

@@ -7,4 +7,5 @@ mod cli;
 mod db;
 mod harness;
 mod health;
+mod mail;
 mod pages;
