@@ -426,20 +426,9 @@ fn parse_duration(
     min: Duration,
     max: Duration,
 ) -> Result<Duration, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(raw) => match parse_duration_text(&raw) {
-            Some(d) if (min..=max).contains(&d) => Ok(d),
-            _ => Err(ConfigError::new(
-                var,
-                format!(
-                    "'{raw}' is not a duration like 250ms, 30s, 5m or 1h from {} ms to {} ms",
-                    min.as_millis(),
-                    max.as_millis()
-                ),
-            )),
-        },
-    }
+    parse_in_range(get, var, (default, min, max), parse_duration_text, || {
+        format!("a duration like 250ms, 30s, 5m or 1h from {} ms to {} ms", min.as_millis(), max.as_millis())
+    })
 }
 
 fn parse_number(
@@ -449,11 +438,29 @@ fn parse_number(
     min: u32,
     max: u32,
 ) -> Result<u32, ConfigError> {
+    parse_in_range(
+        get,
+        var,
+        (default, min, max),
+        |raw| raw.trim().parse().ok(),
+        || format!("a whole number from {min} to {max}"),
+    )
+}
+
+/// `var`'s value read by `parse`, or `default` when unset; a value outside `min..=max` names the variable and
+/// what it should be.
+fn parse_in_range<T: PartialOrd>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    (default, min, max): (T, T, T),
+    parse: impl Fn(&str) -> Option<T>,
+    expected: impl Fn() -> String,
+) -> Result<T, ConfigError> {
     match get(var) {
         None => Ok(default),
-        Some(raw) => match raw.trim().parse::<u32>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError::new(var, format!("'{raw}' is not a whole number from {min} to {max}"))),
+        Some(raw) => match parse(&raw) {
+            Some(value) if (min..=max).contains(&value) => Ok(value),
+            _ => Err(ConfigError::new(var, format!("'{raw}' is not {}", expected()))),
         },
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::ops::AddAssign;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,12 +76,24 @@ pub struct Delivery {
     mailer: Mailer,
     settings: MailSettings,
     worker: Arc<str>,
+    /// Set on shutdown: sends under way finish, the rest of the batch is released for another instance.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Delivery {
     pub fn new(db: Db, mailer: Mailer, settings: MailSettings) -> Self {
         let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-        Self { db, mailer, settings, worker: worker.into() }
+        Self { db, mailer, settings, worker: worker.into(), stopping: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Asks every clone of this worker to start no new send: sends under way finish and are recorded, the
+    /// rest of the batch in hand is released at once rather than left to its lease.
+    pub fn stop_sending(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     pub fn worker_id(&self) -> &str {
@@ -100,7 +113,8 @@ impl Delivery {
         let mut total = DeliveryReport::default();
         loop {
             let batch = self.run_batch().await?;
-            if batch.is_idle() {
+            if batch.is_idle() || self.is_stopping() {
+                total += batch;
                 return Ok(total);
             }
             total += batch;
@@ -109,6 +123,9 @@ impl Delivery {
 
     /// Claims one batch and delivers it.
     pub async fn run_batch(&self) -> Result<DeliveryReport, DbError> {
+        if self.is_stopping() {
+            return Ok(DeliveryReport::default());
+        }
         let claimed_at = Instant::now();
         let now = db::now();
         let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
@@ -176,8 +193,9 @@ impl Delivery {
             let mut report = DeliveryReport::default();
             // Start only a send that can finish within the lease; otherwise another worker could take the
             // message over while it is still being sent.
-            let outcome = if claimed_at.elapsed() + self.settings.send_budget() >= self.settings.lease {
-                tracing::debug!("lease too short to start; released");
+            let lease_too_short = claimed_at.elapsed() + self.settings.send_budget() >= self.settings.lease;
+            let outcome = if lease_too_short || self.is_stopping() {
+                tracing::debug!("not started (lease too short, or stopping); released");
                 report.released = 1;
                 Outcome::Released
             } else {

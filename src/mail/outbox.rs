@@ -69,6 +69,15 @@ pub struct OutboxMessage {
     pub attempts: i32,
 }
 
+/// A due row as a claim finds it: the message, and the worker whose claim lapsed, if one did.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct DueRow {
+    #[diesel(embed)]
+    message: OutboxMessage,
+    locked_by: Option<String>,
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = outbox)]
 struct NewOutboxRow<'a> {
@@ -121,7 +130,8 @@ pub struct Claim {
     pub messages: Vec<OutboxMessage>,
     /// Bulk messages whose recipient turned their category off.
     pub cancelled: usize,
-    /// Messages whose last allowed try was interrupted (their worker died while sending).
+    /// Messages out of attempts before this try: their last allowed try never finished (its worker stopped),
+    /// or the limit was lowered since.
     pub dead: usize,
 }
 
@@ -151,10 +161,10 @@ pub fn claim(conn: &mut DbConn, request: &ClaimRequest<'_>) -> Result<Claim, DbE
                     .filter(outbox::locked_until.is_null().or(outbox::locked_until.le(request.now)))
                     .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                     .limit(request.limit)
-                    .select(OutboxMessage::as_select())
+                    .select(DueRow::as_select())
             };
         }
-        let rows: Vec<OutboxMessage> = match conn {
+        let rows: Vec<DueRow> = match conn {
             DbConn::Postgres(pg) => due!().for_update().skip_locked().load(pg)?,
             // BEGIN IMMEDIATE already holds SQLite's one write lock: no other claim runs until this commits.
             DbConn::Sqlite(lite) => due!().load(lite)?,
@@ -164,20 +174,28 @@ pub fn claim(conn: &mut DbConn, request: &ClaimRequest<'_>) -> Result<Claim, DbE
             return Ok(claim);
         }
 
-        let (exhausted, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|m| m.attempts >= request.max_attempts);
-        if !exhausted.is_empty() {
-            let ids: Vec<i64> = exhausted.iter().map(|m| m.id).collect();
-            claim.dead = diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+        let (exhausted, rows): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|due| due.message.attempts >= request.max_attempts);
+        for due in &exhausted {
+            let why = if due.locked_by.is_some() {
+                format!(
+                    "gave up after {} attempts; the last one never finished (its worker stopped)",
+                    due.message.attempts
+                )
+            } else {
+                format!("gave up: tried {} times, and the limit is now {}", due.message.attempts, request.max_attempts)
+            };
+            claim.dead += diesel::update(outbox::table.find(due.message.id))
                 .set((
                     outbox::status.eq(OutboxStatus::Dead.as_str()),
-                    outbox::last_error
-                        .eq(format!("gave up after {} attempts; the last one was interrupted", request.max_attempts)),
+                    outbox::last_error.eq(why),
                     outbox::locked_until.eq(None::<NaiveDateTime>),
                     outbox::locked_by.eq(None::<String>),
                     outbox::updated_at.eq(request.now),
                 ))
                 .execute(conn)?;
         }
+        let rows: Vec<OutboxMessage> = rows.into_iter().map(|due| due.message).collect();
 
         let bulk_users: Vec<i64> = rows
             .iter()

@@ -6,15 +6,17 @@ use tokio::task::JoinHandle;
 
 use super::delivery::Delivery;
 
-/// A running worker; [`WorkerHandle::stop`] ends it after the batch in hand.
+/// A running worker; [`WorkerHandle::stop`] ends it once the sends under way are recorded.
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
+    delivery: Delivery,
     task: JoinHandle<()>,
 }
 
 /// Starts the worker on the current async runtime.
 pub fn spawn(delivery: Delivery) -> WorkerHandle {
     let (stop, mut stopped) = watch::channel(false);
+    let handle = delivery.clone();
     let task = tokio::spawn(async move {
         let poll = delivery.settings().poll_interval;
         tracing::info!(worker = %delivery.worker_id(), destination = %delivery.mailer().destination(), "mail worker started");
@@ -39,12 +41,14 @@ pub fn spawn(delivery: Delivery) -> WorkerHandle {
         delivery.mailer().shutdown().await;
         tracing::info!("mail worker stopped");
     });
-    WorkerHandle { stop, task }
+    WorkerHandle { stop, delivery: handle, task }
 }
 
 impl WorkerHandle {
-    /// Asks the worker to stop and waits until it has recorded the outcomes of the messages in hand.
+    /// Stops the worker: sends under way finish and are recorded, claimed messages not yet started are
+    /// released for other instances. Returns when the worker has ended.
     pub async fn stop(self) {
+        self.delivery.stop_sending();
         let _ = self.stop.send(true);
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "the mail worker ended abnormally");

@@ -18,7 +18,7 @@ use steward::mail::{self, preferences, Category, Delivery, DeliveryReport, Maile
 
 use crate::backend_tests;
 use crate::support::smtp::{Faults, SmtpServer};
-use crate::support::{free_port, steward_bin, TestApp, TestDb};
+use crate::support::{free_port, steward_bin, Backend, TestApp, TestDb};
 
 const FROM: &str = "Open Notebook Foundation <steward@example.org>";
 const SECRET_KEY: &str = "a-test-signing-key-of-more-than-32-characters";
@@ -54,7 +54,7 @@ async fn signing_key(app: &TestApp) -> SigningKey {
     tokio::task::spawn_blocking(move || steward::app::signing_key(&config, &db).expect("signing key")).await.unwrap()
 }
 
-async fn delivery(app: &TestApp, config: &Config) -> Delivery {
+async fn new_delivery(app: &TestApp, config: &Config) -> Delivery {
     let mailer = Mailer::from_config(config, signing_key(app).await).expect("mailer");
     Delivery::new(app.db.clone(), mailer, config.mail.clone())
 }
@@ -97,6 +97,29 @@ fn outgoing(key: &str, category: Category, user_id: Option<i64>, to: &str, unsub
 
 async fn queue(app: &TestApp, message: Outgoing) -> bool {
     app.with_conn(move |conn| mail::enqueue(conn, &message).expect("enqueue")).await
+}
+
+/// Queues `count` notices `notice:0`, `notice:1`, ... to one address.
+fn enqueue_notices(conn: &mut DbConn, count: usize) {
+    for i in 0..count {
+        let message = outgoing(&format!("notice:{i}"), Category::Notice, None, "member@example.org", None);
+        mail::enqueue(conn, &message).expect("enqueue");
+    }
+}
+
+async fn queue_notices(app: &TestApp, count: usize) {
+    app.with_conn(move |conn| enqueue_notices(conn, count)).await
+}
+
+/// A migrated database with `count` notices queued, for tests that run the `steward` binary on it.
+async fn database_with_notices(backend: Backend, count: usize) -> (TestDb, Db) {
+    tokio::task::spawn_blocking(move || {
+        let (test_db, db) = TestDb::migrated(backend);
+        enqueue_notices(&mut db.get().unwrap(), count);
+        (test_db, db)
+    })
+    .await
+    .unwrap()
 }
 
 #[derive(Debug, Queryable)]
@@ -194,7 +217,7 @@ backend_tests! {
         queue(&app, outgoing("report:2026-Q3:1", Category::Reports, Some(user), "rep@example.org", Some(unsubscribe.clone()))).await;
 
         let config = mail_config(&app, Some(smtp.url()));
-        let report = delivery(&app, &config).await.run_until_idle().await.unwrap();
+        let report = new_delivery(&app, &config).await.run_until_idle().await.unwrap();
         assert_eq!(report, DeliveryReport { sent: 2, ..Default::default() });
         let received = smtp.wait_for(2, Duration::from_secs(10)).await;
         assert_eq!(received.len(), 2);
@@ -234,7 +257,7 @@ backend_tests! {
         assert!(!queue(&app, outgoing("invoice:7", Category::Notice, None, "treasurer@example.org", None)).await);
         assert_eq!(rows(&app.db).await.len(), 1);
 
-        let delivery = delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
+        let delivery = new_delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
         assert_eq!(delivery.run_until_idle().await.unwrap().sent, 1);
         // A key already sent is not queued again either.
         assert!(!queue(&app, outgoing("invoice:7", Category::Notice, None, "treasurer@example.org", None)).await);
@@ -250,7 +273,7 @@ backend_tests! {
         queue(&app, outgoing("notice:down", Category::Notice, None, "member@example.org", None)).await;
         let mut config = mail_config(&app, Some(smtp.url()));
         config.mail.max_attempts = 10;
-        let delivery = delivery(&app, &config).await;
+        let delivery = new_delivery(&app, &config).await;
 
         let first = delivery.run_batch().await.unwrap();
         assert_eq!(first, DeliveryReport { retrying: 1, ..Default::default() });
@@ -270,7 +293,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let smtp = SmtpServer::start_faulty(Faults { tempfail: 2, ..Default::default() });
         queue(&app, outgoing("notice:greylisted", Category::Notice, None, "member@example.org", None)).await;
-        let delivery = delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
+        let delivery = new_delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
         let report = settle(&delivery, &app.db, Duration::from_secs(10)).await;
         assert_eq!((report.retrying, report.sent, report.dead), (2, 1, 0));
         let r = row(&app.db, "notice:greylisted").await;
@@ -284,7 +307,7 @@ backend_tests! {
         let smtp = SmtpServer::start_faulty(Faults::default());
         queue(&app, outgoing("notice:reject", Category::Notice, None, "reject@example.org", None)).await;
         queue(&app, outgoing("notice:fine", Category::Notice, None, "fine@example.org", None)).await;
-        let delivery = delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
+        let delivery = new_delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
         let report = settle(&delivery, &app.db, Duration::from_secs(10)).await;
         assert_eq!((report.sent, report.dead, report.retrying), (1, 1, 0));
         let rejected = row(&app.db, "notice:reject").await;
@@ -294,7 +317,7 @@ backend_tests! {
 
         // Nobody listens here: temporary failures until the attempts run out.
         queue(&app, outgoing("notice:nowhere", Category::Notice, None, "member@example.org", None)).await;
-        let nowhere = delivery_to(&app, &format!("smtp://127.0.0.1:{}", free_port())).await;
+        let nowhere = new_delivery(&app, &mail_config(&app, Some(format!("smtp://127.0.0.1:{}", free_port())))).await;
         let report = settle(&nowhere, &app.db, Duration::from_secs(10)).await;
         assert_eq!((report.retrying, report.dead), (2, 1));
         let given_up = row(&app.db, "notice:nowhere").await;
@@ -306,12 +329,10 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         // A slightly slow server, so that the two workers' batches overlap.
         let smtp = SmtpServer::start_faulty(Faults { delay: ms(10), ..Default::default() });
-        for i in 0..30 {
-            queue(&app, outgoing(&format!("notice:{i}"), Category::Notice, None, "member@example.org", None)).await;
-        }
+        queue_notices(&app, 30).await;
         let mut config = mail_config(&app, Some(smtp.url()));
         config.mail.batch_size = 4;
-        let (first, second) = (delivery(&app, &config).await, delivery(&app, &config).await);
+        let (first, second) = (new_delivery(&app, &config).await, new_delivery(&app, &config).await);
         assert_ne!(first.worker_id(), second.worker_id());
         let (a, b) = tokio::join!(first.run_until_idle(), second.run_until_idle());
         let (a, b) = (a.unwrap(), b.unwrap());
@@ -337,13 +358,57 @@ backend_tests! {
             .await;
         assert_eq!(claimed.messages.len(), 1);
 
-        let delivery = delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
+        let delivery = new_delivery(&app, &mail_config(&app, Some(smtp.url()))).await;
         assert!(delivery.run_until_idle().await.unwrap().is_idle(), "a live lease keeps others away");
         let report = settle(&delivery, &app.db, Duration::from_secs(10)).await;
         assert_eq!(report.sent, 1, "{report:?} {:?}", rows(&app.db).await);
         let r = row(&app.db, "notice:orphan").await;
         assert_eq!((r.status.as_str(), r.attempts), ("sent", 2), "the interrupted try counts");
         assert_eq!(smtp.messages().len(), 1);
+
+        // A message whose last allowed try never finished is given up, not tried once more.
+        queue(&app, outgoing("notice:last-try", Category::Notice, None, "member@example.org", None)).await;
+        let lapsed = db::now() - chrono::Duration::seconds(1);
+        app.with_conn(move |conn| {
+            claim(conn, &ClaimRequest { worker: "died", now: db::now(), lease_until: lapsed, limit: 10, max_attempts: 1 })
+                .unwrap()
+        })
+        .await;
+        let mut config = mail_config(&app, Some(smtp.url()));
+        config.mail.max_attempts = 1;
+        let report = new_delivery(&app, &config).await.run_until_idle().await.unwrap();
+        assert_eq!(report, DeliveryReport { dead: 1, ..Default::default() });
+        let r = row(&app.db, "notice:last-try").await;
+        assert_eq!(r.status, "dead");
+        assert!(r.last_error.as_deref().unwrap_or_default().contains("never finished"), "{r:?}");
+        assert_eq!(smtp.messages().len(), 1);
+    }
+
+    async fn a_stopping_worker_finishes_its_sends_and_releases_the_rest(backend) {
+        let app = TestApp::spawn(backend).await;
+        let smtp = SmtpServer::start_faulty(Faults { delay: ms(150), ..Default::default() });
+        queue_notices(&app, 6).await;
+        let mut config = mail_config(&app, Some(smtp.url()));
+        config.mail.concurrency = 1;
+        let stopping = new_delivery(&app, &config).await;
+        let batch = tokio::spawn({
+            let stopping = stopping.clone();
+            async move { stopping.run_batch().await.unwrap() }
+        });
+        smtp.wait_for(1, Duration::from_secs(10)).await;
+        stopping.stop_sending();
+        let report = batch.await.unwrap();
+        assert_eq!(report.sent + report.released, 6, "{report:?}");
+        assert!(report.released >= 3, "{report:?}");
+        assert!(stopping.run_batch().await.unwrap().is_idle(), "a stopped worker claims nothing more");
+
+        // Released messages are free at once, untouched: another worker need not wait for a lease.
+        let released: Vec<Row> = rows(&app.db).await.into_iter().filter(|r| r.status == "pending").collect();
+        assert_eq!(released.len(), report.released);
+        assert!(released.iter().all(|r| r.attempts == 0 && r.locked_by.is_none()), "{released:?}");
+        let other = new_delivery(&app, &config).await.run_until_idle().await.unwrap();
+        assert_eq!(other.sent, report.released);
+        assert_eq!(smtp.copies_by_message_id().values().filter(|n| **n == 1).count(), 6);
     }
 
     async fn an_unsubscribed_person_gets_security_mail_but_no_bulk_mail(backend) {
@@ -357,7 +422,7 @@ backend_tests! {
         queue(&app, outgoing("survey:h2", Category::Surveys, Some(user), "quiet@example.org", link(Category::Surveys))).await;
         queue(&app, outgoing("reset:9", Category::Security, Some(user), "quiet@example.org", None)).await;
 
-        let report = delivery(&app, &mail_config(&app, Some(smtp.url()))).await.run_until_idle().await.unwrap();
+        let report = new_delivery(&app, &mail_config(&app, Some(smtp.url()))).await.run_until_idle().await.unwrap();
         assert_eq!((report.sent, report.cancelled), (2, 1));
         let cancelled = row(&app.db, "report:q3").await;
         assert_eq!((cancelled.status.as_str(), cancelled.attempts), ("cancelled", 0));
@@ -427,9 +492,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let body: Value = app.get("/readyz").await.json().await.unwrap();
         assert_eq!(body["mail"], serde_json::json!({"pending": 0, "oldest_pending_age_seconds": 0, "dead": 0}));
-        for i in 0..3 {
-            queue(&app, outgoing(&format!("notice:{i}"), Category::Notice, None, "member@example.org", None)).await;
-        }
+        queue_notices(&app, 3).await;
         app.with_conn(|conn| {
             diesel::update(outbox::table.filter(outbox::idempotency_key.eq("notice:0")))
                 .set(outbox::status.eq("dead"))
@@ -459,7 +522,7 @@ backend_tests! {
             queue(&app, outgoing(key, Category::Notice, None, to, None)).await;
         }
         let config = mail_config(&app, Some(smtp.url()));
-        let delivery = delivery(&app, &config).await;
+        let delivery = new_delivery(&app, &config).await;
         delivery.run_until_idle().await.unwrap();
         for key in ["d", "e"] {
             queue(&app, outgoing(key, Category::Notice, None, "ok@example.org", None)).await;
@@ -515,21 +578,7 @@ backend_tests! {
     }
 
     async fn mail_deliver_sends_everything_once_and_says_so(backend) {
-        let test_db = TestDb::empty(backend);
-        let db = test_db.connect();
-        tokio::task::spawn_blocking({
-            let db = db.clone();
-            move || {
-                let mut conn = db.get().unwrap();
-                db::run_migrations(&mut conn).unwrap();
-                for i in 0..6 {
-                    mail::enqueue(&mut conn, &outgoing(&format!("notice:{i}"), Category::Notice, None, "someone@example.org", None))
-                        .unwrap();
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let (test_db, db) = database_with_notices(backend, 6).await;
         let smtp = SmtpServer::start();
         let mut env = child_env(&test_db, &smtp.url());
         env.push(("RUST_LOG", "info".into()));
@@ -578,22 +627,8 @@ backend_tests! {
     }
 
     async fn a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(backend) {
-        let test_db = TestDb::empty(backend);
-        let db = test_db.connect();
         const MESSAGES: usize = 12;
-        tokio::task::spawn_blocking({
-            let db = db.clone();
-            move || {
-                let mut conn = db.get().unwrap();
-                db::run_migrations(&mut conn).unwrap();
-                for i in 0..MESSAGES {
-                    mail::enqueue(&mut conn, &outgoing(&format!("notice:{i}"), Category::Notice, None, "someone@example.org", None))
-                        .unwrap();
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let (test_db, db) = database_with_notices(backend, MESSAGES).await;
         let smtp = SmtpServer::start_faulty(Faults { delay: ms(150), ..Default::default() });
         let mut env = child_env(&test_db, &smtp.url());
         env.extend([
@@ -685,9 +720,4 @@ backend_tests! {
         assert!(status.success(), "{status:?}");
         assert_eq!(row(&test_db.connect(), "notice:served").await.status, "sent");
     }
-}
-
-/// A delivery to an arbitrary SMTP URL (for a server that is not there).
-async fn delivery_to(app: &TestApp, smtp_url: &str) -> Delivery {
-    delivery(app, &mail_config(app, Some(smtp_url.to_string()))).await
 }
