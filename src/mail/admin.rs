@@ -112,25 +112,30 @@ pub fn list(conn: &mut DbConn, status: OutboxStatus, page: u32, per_page: u32) -
     Ok(QueuePage { entries, total, page, per_page })
 }
 
-fn status_of(conn: &mut DbConn, id: i64) -> Result<(OutboxStatus, Option<NaiveDateTime>), ServiceError> {
+/// The message's lease, when it is in status `wanted`; otherwise why `action` does not apply to it.
+fn lease_if_status(
+    conn: &mut DbConn,
+    id: i64,
+    wanted: OutboxStatus,
+    action: &str,
+) -> Result<Option<NaiveDateTime>, ServiceError> {
     let row: Option<(String, Option<NaiveDateTime>)> =
         outbox::table.find(id).select((outbox::status, outbox::locked_until)).first(conn).optional()?;
     let (status, locked_until) = row.ok_or(ServiceError::NotFound("message"))?;
-    let status = OutboxStatus::parse(&status).ok_or(ServiceError::NotFound("message"))?;
-    Ok((status, locked_until))
+    if status != wanted.as_str() {
+        return Err(ServiceError::Conflict(format!(
+            "only a {} message can be {action}; this one is {status}",
+            wanted.as_str()
+        )));
+    }
+    Ok(locked_until)
 }
 
 /// Sends a dead message again: back to pending, due now, with its attempts counted from zero. Its last error
 /// stays until the next try replaces it.
 pub fn retry(conn: &mut DbConn, id: i64) -> Result<(), ServiceError> {
     db::write_transaction(conn, |conn| {
-        let (status, _) = status_of(conn, id)?;
-        if status != OutboxStatus::Dead {
-            return Err(ServiceError::Conflict(format!(
-                "only a dead message can be sent again; this one is {}",
-                status.as_str()
-            )));
-        }
+        lease_if_status(conn, id, OutboxStatus::Dead, "sent again")?;
         let now = db::now();
         diesel::update(outbox::table.find(id))
             .set((
@@ -149,13 +154,7 @@ pub fn retry(conn: &mut DbConn, id: i64) -> Result<(), ServiceError> {
 /// Cancels a pending message, unless a worker is sending it right now.
 pub fn cancel(conn: &mut DbConn, id: i64) -> Result<(), ServiceError> {
     db::write_transaction(conn, |conn| {
-        let (status, locked_until) = status_of(conn, id)?;
-        if status != OutboxStatus::Pending {
-            return Err(ServiceError::Conflict(format!(
-                "only a pending message can be cancelled; this one is {}",
-                status.as_str()
-            )));
-        }
+        let locked_until = lease_if_status(conn, id, OutboxStatus::Pending, "cancelled")?;
         let now = db::now();
         if locked_until.is_some_and(|until| until > now) {
             return Err(ServiceError::Conflict("this message is being sent right now; try again shortly".into()));
