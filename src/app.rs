@@ -14,6 +14,7 @@ use crate::accounts::password::Hasher;
 use crate::accounts::{csrf, Access, RouteSpec, Router};
 use crate::config::{Config, SigningKey};
 use crate::db::{self, Db, DbError};
+use crate::mail::{self, Delivery, Mailer};
 use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
@@ -25,6 +26,12 @@ pub fn router() -> Router {
     let mut r = Router::new();
     health::routes(&mut r);
     r.get("/static/{name}", Access::Public, assets::serve).post("/csp-report", Access::Public, headers::csp_report);
+    // Signed links from emails: the signature is the proof, so anyone holding the link may use it.
+    r.get(mail::unsubscribe::PATH, Access::Public, mail::pages::confirm).post(
+        mail::unsubscribe::PATH,
+        Access::Public,
+        mail::pages::unsubscribe,
+    );
     openapi::routes(&mut r);
     home::routes(&mut r);
     accounts::routes(&mut r);
@@ -193,12 +200,22 @@ pub async fn serve(config: Config, migrate_first: bool) -> Result<(), StartupErr
     run_server(config, db, listener).await
 }
 
-/// Serves on an already-bound listener until shutdown.
+/// The outbox delivery of this configuration. Call it inside the async runtime.
+pub fn mail_delivery(config: &Config, db: &Db) -> Result<Delivery, StartupError> {
+    let mailer = Mailer::from_config(config, signing_key(config, db)?)?;
+    Ok(Delivery::new(db.clone(), mailer, config.mail.clone()))
+}
+
+/// Serves on an already-bound listener until shutdown, with the mail worker beside it; on shutdown the worker
+/// finishes the messages in hand.
 pub async fn run_server(config: Config, db: Db, listener: TcpListener) -> Result<(), StartupError> {
     let addr = listener.local_addr().map_err(StartupError::Server)?;
     tracing::info!(address = %addr, database = db.backend(), base_url = %config.base_url, "serving");
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    start(config, db, listener, workers)?.await.map_err(StartupError::Server)?;
+    let mail_worker = mail::worker::spawn(mail_delivery(&config, &db)?);
+    let served = async { start(config, db, listener, workers)?.await.map_err(StartupError::Server) }.await;
+    mail_worker.stop().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -124,6 +124,125 @@ impl SigningKey {
     }
 }
 
+/// How the outbox is delivered. Every duration is read as `250ms`, `30s`, `5m` or `1h` (a bare number is
+/// seconds), so tests can run retries in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// Tries before a temporarily failing message is given up as dead.
+    pub max_attempts: u32,
+    /// Wait before the first retry; it doubles for each further one, up to `retry_max`, with jitter.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How often an idle worker looks for due messages.
+    pub poll_interval: Duration,
+    /// How long a claimed message stays reserved for its worker; if the worker dies, another takes the message
+    /// over after this.
+    pub lease: Duration,
+    /// Messages claimed at once.
+    pub batch_size: u32,
+    /// Messages one worker sends at the same time (and SMTP connections it keeps open).
+    pub concurrency: u32,
+    /// Limit for connecting to the SMTP server and for each command.
+    pub smtp_timeout: Duration,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 12,
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            poll_interval: Duration::from_secs(2),
+            lease: Duration::from_secs(300),
+            batch_size: 50,
+            concurrency: 8,
+            smtp_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl MailSettings {
+    /// The longest one message can take to send: connecting, the handshake and the commands of one message,
+    /// each bounded by `smtp_timeout`. A worker starts a send only while its lease has this much time left.
+    pub fn send_budget(&self) -> Duration {
+        self.smtp_timeout * 4
+    }
+}
+
+/// How Steward talks to the SMTP server named by `STEWARD_SMTP_URL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtps://`: TLS from the first byte.
+    Wrapper,
+    /// `smtp://`: STARTTLS, refusing a server that does not offer it.
+    Required,
+    /// `smtp://...?tls=opportunistic`, and the default for a server on the loopback interface: STARTTLS when
+    /// offered.
+    Opportunistic,
+    /// `smtp://...?tls=none`: plain text, for a relay on a trusted network.
+    None,
+}
+
+/// `STEWARD_SMTP_URL` taken apart: `smtp://` (STARTTLS) or `smtps://`, optional `user:password@`, host, port,
+/// and `?tls=required|opportunistic|none` for `smtp://`.
+#[derive(Clone, Debug)]
+pub struct SmtpEndpoint {
+    /// The URL in the form lettre reads (its `tls` query says what ours resolved to).
+    pub lettre_url: Secret,
+    pub tls: SmtpTls,
+    /// The host, for log lines and messages (never the credentials).
+    pub host: String,
+}
+
+impl SmtpEndpoint {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut url = url::Url::parse(raw.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+        let scheme = url.scheme().to_string();
+        if scheme != "smtp" && scheme != "smtps" {
+            return Err("must start with smtp:// or smtps://".into());
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            _ => return Err("has no host".into()),
+        };
+        // smtp:// is not a scheme the url crate knows, so an IPv4 address arrives as a domain.
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost") || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let asked: Vec<String> = url.query_pairs().filter(|(k, _)| k == "tls").map(|(_, v)| v.into_owned()).collect();
+        if url.query_pairs().any(|(k, _)| k != "tls") {
+            return Err("has a query parameter other than tls".into());
+        }
+        let tls = match (scheme.as_str(), asked.first().map(String::as_str), asked.len()) {
+            (_, _, n) if n > 1 => return Err("names tls more than once".into()),
+            ("smtps", None, _) => SmtpTls::Wrapper,
+            ("smtps", Some(_), _) => return Err("takes no tls parameter with smtps:// (it is always TLS)".into()),
+            ("smtp", None, _) if loopback => SmtpTls::Opportunistic,
+            ("smtp", None, _) => SmtpTls::Required,
+            ("smtp", Some("required"), _) => SmtpTls::Required,
+            ("smtp", Some("opportunistic"), _) => SmtpTls::Opportunistic,
+            ("smtp", Some("none"), _) => SmtpTls::None,
+            (_, Some(other), _) => {
+                return Err(format!("has tls={other}; use tls=required, tls=opportunistic or tls=none"))
+            }
+            _ => return Err("must start with smtp:// or smtps://".into()),
+        };
+        match tls {
+            SmtpTls::Wrapper | SmtpTls::None => url.set_query(None),
+            SmtpTls::Required => url.set_query(Some("tls=required")),
+            SmtpTls::Opportunistic => url.set_query(Some("tls=opportunistic")),
+        }
+        Ok(Self { lettre_url: Secret::new(url.to_string()), tls, host })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Human,
@@ -144,6 +263,7 @@ pub struct Config {
     pub secret_key: Option<Secret>,
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
+    pub mail: MailSettings,
     pub log_format: LogFormat,
     pub pool_size: u32,
     /// How long a request waits for a database connection before it gets 503.
@@ -213,16 +333,17 @@ impl Config {
 
         let smtp_url = get("STEWARD_SMTP_URL").map(Secret::new);
         if let Some(url) = &smtp_url {
-            let u = url.expose();
-            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
-                return Err(ConfigError::new("STEWARD_SMTP_URL", "must start with smtp:// or smtps://"));
-            }
+            SmtpEndpoint::parse(url.expose()).map_err(|m| ConfigError::new("STEWARD_SMTP_URL", m))?;
         }
 
         let mail_from = get("STEWARD_MAIL_FROM").unwrap_or_else(|| "Steward <steward@localhost>".into());
-        if !mail_from.contains('@') || mail_from.contains(['\r', '\n']) {
-            return Err(ConfigError::new("STEWARD_MAIL_FROM", format!("'{mail_from}' is not an email address")));
+        if mail_from.contains(['\r', '\n']) || mail_from.trim().parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "STEWARD_MAIL_FROM",
+                format!("'{mail_from}' is not an email address like Steward <steward@example.org>"),
+            ));
         }
+        let mail = mail_settings(&get)?;
 
         let log_format = match get("STEWARD_LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("human") => LogFormat::Human,
@@ -245,6 +366,7 @@ impl Config {
             secret_key,
             smtp_url,
             mail_from,
+            mail,
             log_format,
             pool_size,
             pool_timeout,
@@ -258,6 +380,62 @@ impl Config {
     }
 }
 
+fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, ConfigError> {
+    let d = MailSettings::default();
+    let ms = Duration::from_millis;
+    let settings = MailSettings {
+        max_attempts: parse_number(get, "STEWARD_MAIL_MAX_ATTEMPTS", d.max_attempts, 1, 100)?,
+        retry_base: parse_duration(get, "STEWARD_MAIL_RETRY_BASE", d.retry_base, ms(1), ms(86_400_000))?,
+        retry_max: parse_duration(get, "STEWARD_MAIL_RETRY_MAX", d.retry_max, ms(1), ms(7 * 86_400_000))?,
+        poll_interval: parse_duration(get, "STEWARD_MAIL_POLL_INTERVAL", d.poll_interval, ms(10), ms(3_600_000))?,
+        lease: parse_duration(get, "STEWARD_MAIL_LEASE", d.lease, ms(100), ms(86_400_000))?,
+        batch_size: parse_number(get, "STEWARD_MAIL_BATCH_SIZE", d.batch_size, 1, 1000)?,
+        concurrency: parse_number(get, "STEWARD_MAIL_CONCURRENCY", d.concurrency, 1, 64)?,
+        smtp_timeout: parse_duration(get, "STEWARD_SMTP_TIMEOUT", d.smtp_timeout, ms(10), ms(600_000))?,
+    };
+    if settings.retry_max < settings.retry_base {
+        return Err(ConfigError::new("STEWARD_MAIL_RETRY_MAX", "must not be shorter than STEWARD_MAIL_RETRY_BASE"));
+    }
+    if settings.lease <= settings.send_budget() {
+        return Err(ConfigError::new(
+            "STEWARD_MAIL_LEASE",
+            format!(
+                "must be longer than four times STEWARD_SMTP_TIMEOUT ({} ms), the longest one send may take",
+                settings.send_budget().as_millis()
+            ),
+        ));
+    }
+    Ok(settings)
+}
+
+/// Reads `250ms`, `30s`, `5m`, `1h`; a bare number is seconds.
+pub fn parse_duration_text(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let millis = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }?;
+    Some(Duration::from_millis(millis))
+}
+
+fn parse_duration(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    parse_in_range(get, var, (default, min, max), parse_duration_text, || {
+        format!("a duration like 250ms, 30s, 5m or 1h from {} ms to {} ms", min.as_millis(), max.as_millis())
+    })
+}
+
 fn parse_number(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
@@ -265,11 +443,29 @@ fn parse_number(
     min: u32,
     max: u32,
 ) -> Result<u32, ConfigError> {
+    parse_in_range(
+        get,
+        var,
+        (default, min, max),
+        |raw| raw.trim().parse().ok(),
+        || format!("a whole number from {min} to {max}"),
+    )
+}
+
+/// `var`'s value read by `parse`, or `default` when unset; a value outside `min..=max` names the variable and
+/// what it should be.
+fn parse_in_range<T: PartialOrd>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    (default, min, max): (T, T, T),
+    parse: impl Fn(&str) -> Option<T>,
+    expected: impl Fn() -> String,
+) -> Result<T, ConfigError> {
     match get(var) {
         None => Ok(default),
-        Some(raw) => match raw.trim().parse::<u32>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError::new(var, format!("'{raw}' is not a whole number from {min} to {max}"))),
+        Some(raw) => match parse(&raw) {
+            Some(value) if (min..=max).contains(&value) => Ok(value),
+            _ => Err(ConfigError::new(var, format!("'{raw}' is not {}", expected()))),
         },
     }
 }
@@ -315,5 +511,52 @@ mod tests {
         assert_eq!(config(&[("STEWARD_DB_POOL_SIZE", "0")]).unwrap_err().var, "STEWARD_DB_POOL_SIZE");
         assert_eq!(config(&[("STEWARD_SMTP_URL", "http://x")]).unwrap_err().var, "STEWARD_SMTP_URL");
         assert!(config(&[("STEWARD_BASE_URL", "https://steward.example.org/")]).unwrap().is_https());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_text("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration_text("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration_text("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration_text("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration_text(" 2h "), Some(Duration::from_secs(7200)));
+        for bad in ["", "ms", "1.5s", "-1s", "3 days", "10x"] {
+            assert_eq!(parse_duration_text(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn mail_settings_are_checked_together() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.mail, MailSettings::default());
+        let c = config(&[("STEWARD_MAIL_RETRY_BASE", "5ms"), ("STEWARD_MAIL_RETRY_MAX", "50ms")]).unwrap();
+        assert_eq!(c.mail.retry_base, Duration::from_millis(5));
+        assert_eq!(config(&[("STEWARD_MAIL_RETRY_BASE", "soon")]).unwrap_err().var, "STEWARD_MAIL_RETRY_BASE");
+        assert_eq!(
+            config(&[("STEWARD_MAIL_RETRY_BASE", "2m"), ("STEWARD_MAIL_RETRY_MAX", "1m")]).unwrap_err().var,
+            "STEWARD_MAIL_RETRY_MAX"
+        );
+        assert_eq!(config(&[("STEWARD_MAIL_LEASE", "1m")]).unwrap_err().var, "STEWARD_MAIL_LEASE");
+        assert_eq!(config(&[("STEWARD_MAIL_MAX_ATTEMPTS", "0")]).unwrap_err().var, "STEWARD_MAIL_MAX_ATTEMPTS");
+        assert_eq!(config(&[("STEWARD_MAIL_FROM", "nobody")]).unwrap_err().var, "STEWARD_MAIL_FROM");
+    }
+
+    #[test]
+    fn smtp_urls() {
+        let e = SmtpEndpoint::parse("smtp://mail.example.org:587").unwrap();
+        assert_eq!((e.tls, e.host.as_str()), (SmtpTls::Required, "mail.example.org"));
+        assert!(e.lettre_url.expose().ends_with("?tls=required"));
+        assert_eq!(SmtpEndpoint::parse("smtps://u:p%40ss@mail.example.org").unwrap().tls, SmtpTls::Wrapper);
+        assert_eq!(SmtpEndpoint::parse("smtp://127.0.0.1:2525").unwrap().tls, SmtpTls::Opportunistic);
+        assert_eq!(SmtpEndpoint::parse("smtp://localhost").unwrap().tls, SmtpTls::Opportunistic);
+        let plain = SmtpEndpoint::parse("smtp://relay.internal?tls=none").unwrap();
+        assert_eq!(plain.tls, SmtpTls::None);
+        assert!(!plain.lettre_url.expose().contains('?'));
+        assert_eq!(SmtpEndpoint::parse("smtp://x.org?tls=opportunistic").unwrap().tls, SmtpTls::Opportunistic);
+        for bad in ["http://x.org", "smtp://", "smtp://x.org?tls=maybe", "smtps://x.org?tls=none", "smtp://x.org?a=b"] {
+            assert!(SmtpEndpoint::parse(bad).is_err(), "{bad}");
+        }
+        let err = config(&[("STEWARD_SMTP_URL", "smtp://user:hunter2@x.org?tls=bad")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

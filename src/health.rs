@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, Db, DbError};
+use crate::mail::admin::{self as mail_queue, QueueHealth};
 
 pub fn routes(r: &mut crate::accounts::Router) {
     use crate::accounts::Access::Public;
@@ -31,6 +32,9 @@ pub struct Readiness {
     /// Why the instance is not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The outbox, for monitoring; informative only (a long queue does not make the instance unready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<QueueHealth>,
 }
 
 /// The process is up.
@@ -62,7 +66,20 @@ pub async fn readyz(db: web::Data<Db>, config: web::Data<Config>) -> HttpRespons
         .await;
     match checked {
         Ok(0) => {
-            HttpResponse::Ok().json(Readiness { status: "ready", database, pending_migrations: Some(0), reason: None })
+            let mail = match db.run(|conn| mail_queue::queue_health(conn, db::now())).await {
+                Ok(health) => Some(health),
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail queue numbers could not be read");
+                    None
+                }
+            };
+            HttpResponse::Ok().json(Readiness {
+                status: "ready",
+                database,
+                pending_migrations: Some(0),
+                reason: None,
+                mail,
+            })
         }
         Ok(n) => not_ready(database, Some(n), format!("{n} migration(s) not applied; run steward migrate")),
         Err(e) => {
@@ -85,5 +102,6 @@ fn not_ready(database: &'static str, pending: Option<usize>, reason: String) -> 
         database,
         pending_migrations: pending,
         reason: Some(reason),
+        mail: None,
     })
 }

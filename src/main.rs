@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use steward::app::{self, StartupError};
-use steward::config::{Config, DatabaseUrl, DEFAULT_BIND};
+use steward::bench::{self, BenchError};
+use steward::config::{Config, DatabaseUrl, MailSettings, DEFAULT_BIND};
 use steward::{demo, telemetry};
 
 #[derive(Parser)]
@@ -39,6 +40,57 @@ enum Command {
         #[arg(long, default_value = DEFAULT_BIND)]
         bind: String,
     },
+    /// Outbound email.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+    /// Measure how fast parts of Steward run on this machine (not a test: prints figures).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Deliver every message that is due now, print what happened, and exit (serve does this continuously).
+    Deliver,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Queue messages and deliver them to an SMTP sink on the loopback interface.
+    Mail {
+        /// How many messages to queue and deliver.
+        #[arg(long, default_value_t = 10_000)]
+        messages: u32,
+        /// A scratch PostgreSQL database (postgres://...) to run on; by default a temporary SQLite file. The
+        /// bench migrates it and removes the rows it wrote.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Messages sent at the same time (as STEWARD_MAIL_CONCURRENCY).
+        #[arg(long, default_value_t = MailSettings::default().concurrency)]
+        concurrency: u32,
+        /// Messages claimed at once (as STEWARD_MAIL_BATCH_SIZE).
+        #[arg(long, default_value_t = MailSettings::default().batch_size)]
+        batch_size: u32,
+    },
+}
+
+/// Why a command failed: one line for stderr.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+}
+
+impl From<steward::config::ConfigError> for CliError {
+    fn from(e: steward::config::ConfigError) -> Self {
+        Self::Startup(e.into())
+    }
 }
 
 #[derive(Subcommand)]
@@ -73,12 +125,12 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn run(command: Command) -> Result<(), StartupError> {
+fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Serve { no_migrate } => {
             let config = Config::from_env()?;
             telemetry::init(config.log_format);
-            actix_web::rt::System::new().block_on(app::serve(config, !no_migrate))
+            Ok(actix_web::rt::System::new().block_on(app::serve(config, !no_migrate))?)
         }
         Command::Migrate => {
             let config = Config::from_env()?;
@@ -88,7 +140,15 @@ fn run(command: Command) -> Result<(), StartupError> {
             println!("{} migration(s) applied to {}", applied.len(), config.database_url.redacted());
             Ok(())
         }
-        Command::Demo { db: path, bind } => run_demo(path, bind),
+        Command::Demo { db: path, bind } => Ok(run_demo(path, bind)?),
+        Command::Mail { command: MailCommand::Deliver } => Ok(deliver_mail()?),
+        Command::Bench { command: BenchCommand::Mail { messages, database_url, concurrency, batch_size } } => {
+            // Quiet unless asked: a log line per message would be part of what is measured.
+            if std::env::var_os("RUST_LOG").is_some() {
+                telemetry::init(steward::config::LogFormat::Human);
+            }
+            Ok(bench::mail::run(&bench::mail::Options { messages, database_url, concurrency, batch_size })?)
+        }
         Command::User { command: UserCommand::Add { email, roles, name } } => {
             let config = Config::from_env()?;
             telemetry::init(config.log_format);
@@ -103,6 +163,27 @@ fn run(command: Command) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+fn deliver_mail() -> Result<(), StartupError> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let db = app::connect(&config)?;
+    actix_web::rt::System::new().block_on(async move {
+        let delivery = app::mail_delivery(&config, &db)?;
+        let done = delivery.run_until_idle().await;
+        delivery.mailer().shutdown().await;
+        let report = done.map_err(StartupError::Database)?;
+        println!(
+            "{} sent, {} to try again later, {} dead, {} cancelled (to {})",
+            report.sent,
+            report.retrying,
+            report.dead,
+            report.cancelled,
+            delivery.mailer().destination()
+        );
+        Ok(())
+    })
 }
 
 fn run_demo(path: PathBuf, bind: String) -> Result<(), StartupError> {
@@ -140,6 +221,10 @@ fn run_demo(path: PathBuf, bind: String) -> Result<(), StartupError> {
     for (email, _, roles, _) in demo::DEMO_USERS {
         let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         println!("    {email:<34} {}", roles.join(", "));
+    }
+    match &config.smtp_url {
+        Some(_) => println!("  mail: sent through STEWARD_SMTP_URL"),
+        None => println!("  mail: written as .eml files to {}", config.data_dir.join("mail").display()),
     }
     println!("  stop with Ctrl-C");
     actix_web::rt::System::new().block_on(app::run_server(config, db, listener))

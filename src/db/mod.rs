@@ -103,9 +103,15 @@ impl ConnectionManager {
                 .map_err(|e| connect_error(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url.expose())
-                .map(DbConn::Postgres)
-                .map_err(|e| connect_error(e.to_string().trim().replace('\n', " "))),
+            DatabaseUrl::Postgres(url) => {
+                // libpq runs on OpenSSL. Initialise it first, without its exit-time cleanup: otherwise a pool
+                // thread still opening a connection when the process exits crashes in freed OpenSSL state
+                // (SIGSEGV after `steward migrate` or `steward mail deliver` had finished their work).
+                openssl_sys::init();
+                diesel::PgConnection::establish(url.expose())
+                    .map(DbConn::Postgres)
+                    .map_err(|e| connect_error(e.to_string().trim().replace('\n', " ")))
+            }
         }
     }
 }

@@ -27,6 +27,8 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/readyz", Anyone),
     ("GET", "/static/{name}", Anyone),
     ("POST", "/csp-report", Anyone),
+    ("GET", "/email/unsubscribe", Anyone),
+    ("POST", "/email/unsubscribe", Anyone),
     ("GET", "/api/v1/openapi.json", Anyone),
     ("GET", "/api/docs", Anyone),
     ("GET", "/", Anyone),

@@ -10,5 +10,6 @@ mod db;
 mod dues;
 mod harness;
 mod health;
+mod mail;
 mod members;
 mod pages;

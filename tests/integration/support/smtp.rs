@@ -1,5 +1,5 @@
 //! A real SMTP server for tests: aiosmtpd (Debian's python3-aiosmtpd) writing every message it accepts
-//! into a Maildir that the test reads.
+//! into a Maildir that the test reads; optionally one that misbehaves on purpose (`smtp_faults.py`).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -9,8 +9,18 @@ use std::time::{Duration, Instant};
 pub struct SmtpServer {
     pub port: u16,
     pub maildir: PathBuf,
+    faults: Option<Faults>,
     child: Option<Child>,
     _dir: tempfile::TempDir,
+}
+
+/// How a faulty server misbehaves (`support/smtp_faults.py`). It always refuses recipients `reject@...` with 550.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Answer 451 to the first this many tries of each message.
+    pub tempfail: u32,
+    /// Wait this long after a message's data before accepting it.
+    pub delay: Duration,
 }
 
 /// One message as the server received it.
@@ -59,15 +69,26 @@ impl SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
         let port = super::free_port();
-        let mut server = Self { port, maildir, child: None, _dir: dir };
+        let mut server = Self { port, maildir, faults: None, child: None, _dir: dir };
+        server.restart();
+        server
+    }
+
+    /// Starts a server that misbehaves as `faults` says.
+    pub fn start_faulty(faults: Faults) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let port = super::free_port();
+        let mut server = Self { port, maildir, faults: Some(faults), child: None, _dir: dir };
         server.restart();
         server
     }
 
     /// Starts the server process again on the same port and Maildir (after [`SmtpServer::stop`]).
     pub fn restart(&mut self) {
-        let child = Command::new(python())
-            .args([
+        let mut command = Command::new(python());
+        match self.faults {
+            None => command.args([
                 "-m",
                 "aiosmtpd",
                 "-n",
@@ -75,7 +96,13 @@ impl SmtpServer {
                 &format!("127.0.0.1:{}", self.port),
                 "-c",
                 "aiosmtpd.handlers.Mailbox",
-            ])
+            ]),
+            Some(faults) => command
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/support/smtp_faults.py"))
+                .args(["--port", &self.port.to_string(), "--tempfail", &faults.tempfail.to_string()])
+                .args(["--delay", &format!("{:.3}", faults.delay.as_secs_f64()), "--maildir"]),
+        };
+        let child = command
             .arg(&self.maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -111,6 +138,15 @@ impl SmtpServer {
             .collect();
         files.sort();
         files.into_iter().filter_map(|(_, p)| std::fs::read_to_string(p).ok()).map(|raw| ReceivedMail { raw }).collect()
+    }
+
+    /// How many copies of each Message-ID arrived.
+    pub fn copies_by_message_id(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut copies = std::collections::BTreeMap::new();
+        for message in self.messages() {
+            *copies.entry(message.header("Message-ID").unwrap_or_default()).or_insert(0) += 1;
+        }
+        copies
     }
 
     /// Waits until at least `count` messages have arrived.
