@@ -54,6 +54,7 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     links.push(("Funding priorities", "/priorities", true));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
+    links.push(("Mail", "/admin/mail", has(&[Role::Admin])));
     links.push(("Settings", "/admin/settings", has(&[Role::Admin])));
     links
         .into_iter()

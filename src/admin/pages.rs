@@ -5,10 +5,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::service;
 use crate::accounts::PageContext;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::mail;
+use crate::mail::admin::QueuePage;
+use crate::mail::outbox::OutboxStatus;
 use crate::settings::service::{self as settings, SiteInput};
 use crate::settings::SiteCache;
 use crate::web::flash::redirect;
@@ -79,4 +83,72 @@ pub async fn save_settings(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin/mail.html")]
+struct MailPage {
+    layout: Layout,
+    /// (status, how many) for the tabs.
+    tabs: Vec<(&'static str, i64)>,
+    status: &'static str,
+    queue: QueuePage,
+    destination: String,
+}
+
+#[derive(Deserialize)]
+pub struct MailQuery {
+    #[serde(default)]
+    status: String,
+    page: Option<u32>,
+}
+
+pub async fn mail_queue(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    query: web::Query<MailQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status = OutboxStatus::parse(&query.status).unwrap_or(OutboxStatus::Pending);
+    let page = query.page.unwrap_or(1).max(1);
+    let (counts, queue) = db
+        .run(move |conn| {
+            Ok::<_, ServiceError>((mail::admin::counts(conn)?, mail::admin::list(conn, status, page, 50)?))
+        })
+        .await?;
+    let destination = match &config.smtp_url {
+        Some(_) => "the SMTP server in STEWARD_SMTP_URL".to_string(),
+        None => format!(".eml files in {}", config.data_dir.join("mail").display()),
+    };
+    let tabs = vec![
+        ("pending", counts.pending),
+        ("sent", counts.sent),
+        ("dead", counts.dead),
+        ("cancelled", counts.cancelled),
+    ];
+    render(&MailPage { layout: ctx.layout("Mail queue"), tabs, status: status.as_str(), queue, destination })
+}
+
+pub async fn retry_message(
+    req: HttpRequest,
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, ip) = (ctx.user()?.user_id, id.into_inner(), crate::accounts::session::client_ip(&req));
+    db.run(move |conn| service::retry_message(conn, actor, id, ip.as_deref())).await?;
+    Ok(redirect("/admin/mail?status=pending", "success", "The message will be sent again shortly.", config.is_https()))
+}
+
+pub async fn cancel_message(
+    req: HttpRequest,
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, ip) = (ctx.user()?.user_id, id.into_inner(), crate::accounts::session::client_ip(&req));
+    db.run(move |conn| service::cancel_message(conn, actor, id, ip.as_deref())).await?;
+    Ok(redirect("/admin/mail?status=cancelled", "success", "The message is cancelled.", config.is_https()))
 }

@@ -618,6 +618,34 @@ backend_tests! {
         assert_eq!(res.status(), 303);
     }
 
+    async fn a_password_reset_arrives_at_a_real_smtp_server_and_its_link_works(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.create_user("frank@example.org", &[Role::Council], None).await;
+        let smtp = crate::support::smtp::SmtpServer::start();
+        let b = Browser::new(&app.address);
+        b.get("/password/forgot").await;
+        assert_eq!(b.post("/password/forgot", &[("email", "frank@example.org")]).await.status(), 200);
+        let report = app.deliver_mail_to(&smtp).await;
+        assert_eq!(report.sent, 1, "{report:?}");
+        let mail = smtp.wait_for(1, std::time::Duration::from_secs(10)).await;
+        assert_eq!(mail.len(), 1);
+        assert!(mail[0].header("To").unwrap().ends_with("<frank@example.org>"));
+        assert!(mail[0].header("Subject").unwrap().contains("Reset your"));
+        assert!(mail[0].header("List-Unsubscribe").is_none(), "security mail has no unsubscribe header");
+        let body = mail[0].raw.replace("=\r\n", "").replace("=\n", "");
+        let start = body.find(&format!("{}/password/reset/", app.address)).expect("the link is in the email");
+        let link: String = body[start..].chars().take_while(|c| !c.is_whitespace() && *c != '<' && *c != '"').collect();
+        let (status, page) = b.get(&link).await;
+        assert_eq!(status, 200, "{link}");
+        assert!(page.contains("Choose a new password"));
+        let res = b.post(&link, &[("password", NEW_PASSWORD), ("password_confirm", NEW_PASSWORD)]).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(Browser::new(&app.address).sign_in(&user.email, NEW_PASSWORD).await.status(), 303);
+        // Delivering again sends nothing twice.
+        assert_eq!(app.deliver_mail_to(&smtp).await.sent, 0);
+        assert_eq!(smtp.messages().len(), 1);
+    }
+
     async fn no_password_or_token_reaches_the_audit_log_or_the_database_in_clear(backend) {
         let app = TestApp::spawn(backend).await;
         let root = admin(&app).await;

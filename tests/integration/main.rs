@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod accounts;
+mod admin;
 mod cli;
 mod db;
 mod dues;

@@ -340,6 +340,18 @@ impl TestApp {
         body[start..].split_whitespace().next().unwrap().to_string()
     }
 
+    /// Delivers every due outbox message to `smtp` (a real SMTP server), as the worker in `serve` does.
+    pub async fn deliver_mail_to(&self, smtp: &smtp::SmtpServer) -> steward::mail::delivery::DeliveryReport {
+        let mut config = self.config.clone();
+        config.smtp_url = Some(Secret::new(smtp.url()));
+        let db = self.db.clone();
+        let delivery =
+            tokio::task::spawn_blocking(move || steward::app::mail_delivery(&config, &db).expect("mail delivery"))
+                .await
+                .unwrap();
+        delivery.run_until_idle().await.expect("delivery round")
+    }
+
     /// A browser (its own cookie jar) signed in as `user`.
     pub async fn browser_signed_in(&self, user: &TestUser) -> browser::Browser {
         let b = browser::Browser::new(&self.address);
