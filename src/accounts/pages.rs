@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::web::flash::{redirect, see_other};
-use crate::web::forms::{FormErrors, FormFields};
-use crate::web::{render, AppError, Layout};
+use crate::web::forms::{form_errors, FormErrors, FormFields};
+use crate::web::{render, render_status, AppError, Layout};
 
 fn meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
@@ -28,20 +28,6 @@ fn meta(req: &HttpRequest) -> RequestMeta {
 
 fn mail_site(ctx: &PageContext, config: &Config) -> MailSite {
     MailSite { site_name: ctx.site.name.clone(), base_url: config.base_url.clone() }
-}
-
-/// Splits validation errors (shown on the form, 422) from every other error (an error page).
-fn form_errors(result: ServiceError) -> Result<FormErrors, AppError> {
-    match result {
-        ServiceError::Validation(errors) => Ok(FormErrors(errors)),
-        other => Err(other.into()),
-    }
-}
-
-fn render_status(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let mut res = render(page)?;
-    *res.status_mut() = status;
-    Ok(res)
 }
 
 /// Redirects to `location` with the new session's cookie.

@@ -17,7 +17,7 @@ use crate::settings::service::{self as settings, SiteInput};
 use crate::settings::SiteCache;
 use crate::web::flash::redirect;
 use crate::web::forms::FormErrors;
-use crate::web::{render, AppError, Layout};
+use crate::web::{render, render_status, AppError, Layout};
 
 #[derive(Template)]
 #[template(path = "admin/settings.html")]
@@ -71,15 +71,14 @@ pub async fn save_settings(
             Ok(redirect("/admin/settings", "success", "Settings saved.", config.is_https()))
         }
         Err(ServiceError::Validation(errors)) => {
-            let mut res = render(&SettingsPage {
+            let page = SettingsPage {
                 layout: ctx.layout("Settings"),
                 foundation_name: input.name,
                 tagline: input.tagline,
                 require_two_factor: input.require_two_factor,
                 errors: FormErrors(errors),
-            })?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            };
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(other) => Err(other.into()),
     }

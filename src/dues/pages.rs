@@ -1,6 +1,6 @@
 //! Pages for dues: the invoice list, issuing a year's invoices, the printable invoice, payments and voids.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
-use crate::web::{render, AppError, Layout};
+use crate::web::{csv_download, render, render_status, AppError, Layout};
 
 #[derive(Template)]
 #[template(path = "dues/list.html")]
@@ -104,10 +104,7 @@ pub async fn issue(
 pub async fn export(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let viewer = ctx.user()?.clone();
     let csv = db.run(move |conn| service::export_csv(conn, &viewer)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"invoices.csv\""))
-        .body(csv))
+    Ok(csv_download("invoices.csv", csv))
 }
 
 #[derive(Template)]
@@ -182,11 +179,10 @@ pub async fn record_payment(
             &format!("Payment of {} recorded.", p.amount()),
             config.is_https(),
         )),
-        Err(ServiceError::Validation(errors)) => {
-            let mut res = render(&invoice_page(&ctx, &db, id, values, FormErrors(errors)).await?)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
-        }
+        Err(ServiceError::Validation(errors)) => render_status(
+            &invoice_page(&ctx, &db, id, values, FormErrors(errors)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(other) => Err(other.into()),
     }
 }
@@ -209,9 +205,10 @@ pub async fn void(
         )),
         Err(ServiceError::Validation(errors)) => {
             let values = (String::new(), String::new(), String::new(), reason);
-            let mut res = render(&invoice_page(&ctx, &db, id, values, FormErrors(errors)).await?)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            render_status(
+                &invoice_page(&ctx, &db, id, values, FormErrors(errors)).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(other) => Err(other.into()),
     }

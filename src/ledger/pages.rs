@@ -1,6 +1,6 @@
 //! Pages of the ledger and fiscal years.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
-use crate::web::{render, AppError, Layout};
+use crate::web::{csv_download, render, render_status, AppError, Layout};
 
 #[derive(Template)]
 #[template(path = "ledger/fiscal_years.html")]
@@ -66,9 +66,7 @@ pub async fn create_fiscal_year(
             config.is_https(),
         )),
         Err(ServiceError::Validation(errors)) => {
-            let mut res = render(&years_page(&ctx, &db, values, FormErrors(errors)).await?)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            render_status(&years_page(&ctx, &db, values, FormErrors(errors)).await?, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(other) => Err(other.into()),
     }
@@ -128,8 +126,5 @@ pub async fn ledger(
 
 pub async fn export(db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let csv = db.run(service::export_csv).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"ledger.csv\""))
-        .body(csv))
+    Ok(csv_download("ledger.csv", csv))
 }

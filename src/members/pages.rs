@@ -1,7 +1,7 @@
 //! HTML pages for member organizations and tiers.
 
 use actix_multipart::Multipart;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
@@ -17,20 +17,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::web::flash::{redirect, see_other};
-use crate::web::forms::{FormErrors, FormFields};
-use crate::web::{render, AppError, Layout};
-
-fn with_status(mut res: HttpResponse, status: StatusCode) -> HttpResponse {
-    *res.status_mut() = status;
-    res
-}
-
-fn form_errors(e: ServiceError) -> Result<FormErrors, AppError> {
-    match e {
-        ServiceError::Validation(errors) => Ok(FormErrors(errors)),
-        other => Err(other.into()),
-    }
-}
+use crate::web::forms::{form_errors, FormErrors, FormFields};
+use crate::web::{csv_download, render, render_status, AppError, Layout};
 
 fn meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta { ip: crate::accounts::session::client_ip(req), user_agent: None }
@@ -111,10 +99,7 @@ pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQue
 pub async fn export(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let viewer = ctx.user()?.clone();
     let csv = db.run(move |conn| service::export_csv(conn, &viewer)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"members.csv\""))
-        .body(csv))
+    Ok(csv_download("members.csv", csv))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -250,7 +235,7 @@ pub async fn create(
         Err(e) => {
             let errors = form_errors(e)?;
             let page = form_page(&ctx, &db, "Add an organization", "/members/new".into(), fields, errors).await?;
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -299,7 +284,7 @@ pub async fn update(
             let errors = form_errors(e)?;
             let page =
                 form_page(&ctx, &db, "Edit organization", format!("/members/{slug}/edit"), fields, errors).await?;
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -331,7 +316,7 @@ pub async fn set_contacts(
         Err(e) => {
             let errors = form_errors(e)?;
             let page = show_page(&ctx, &db, slug, errors, Default::default()).await?;
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -364,7 +349,7 @@ pub async fn invite_representative(
         Err(e) => {
             let errors = form_errors(e)?;
             let page = show_page(&ctx, &db, slug, errors, (email, name)).await?;
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -419,7 +404,7 @@ pub async fn import(
     match db.run(move |conn| service::import_csv(conn, &actor, &data)).await {
         Ok(n) => Ok(redirect("/members", "success", &format!("{n} organizations imported."), config.is_https())),
         Err(ImportError::Problems(problems)) => {
-            Ok(with_status(render(&import_page(&ctx, problems))?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&import_page(&ctx, problems), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(ImportError::Service(e)) => Err(e.into()),
     }
@@ -484,7 +469,7 @@ pub async fn create_tier(
         Ok(tier) => Ok(redirect("/tiers", "success", &format!("The tier {} is added.", tier.name), config.is_https())),
         Err(e) => {
             let page = tier_form(&ctx, "Add a tier", "/tiers/new".into(), input, form_errors(e)?);
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -514,7 +499,7 @@ pub async fn update_tier(
         Ok(_) => Ok(redirect("/tiers", "success", "The tier is saved.", config.is_https())),
         Err(e) => {
             let page = tier_form(&ctx, "Edit tier", format!("/tiers/{id}/edit"), input, form_errors(e)?);
-            Ok(with_status(render(&page)?, StatusCode::UNPROCESSABLE_ENTITY))
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }

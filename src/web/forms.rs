@@ -6,7 +6,17 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::domain::FieldError;
+use super::AppError;
+use crate::domain::{FieldError, ServiceError};
+
+/// Splits validation errors (shown on the form again, next to their fields) from every other error (an
+/// error page).
+pub fn form_errors(e: ServiceError) -> Result<FormErrors, AppError> {
+    match e {
+        ServiceError::Validation(errors) => Ok(FormErrors(errors)),
+        other => Err(other.into()),
+    }
+}
 
 /// The errors of a submitted form, looked up by field in templates.
 #[derive(Clone, Debug, Default)]

@@ -20,6 +20,21 @@ pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.render()?))
 }
 
+/// Renders a page with another status, e.g. a form shown again with its errors (422).
+pub fn render_status(page: &impl Template, status: actix_web::http::StatusCode) -> Result<HttpResponse, AppError> {
+    let mut res = render(page)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// A CSV file to download.
+pub fn csv_download(filename: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .body(body)
+}
+
 /// Percent-encodes everything but unreserved characters, for a query value or a path segment.
 pub fn url_encode(s: &str) -> String {
     s.bytes()
