@@ -213,7 +213,9 @@ pub async fn run_server(config: Config, db: Db, listener: TcpListener) -> Result
     tracing::info!(address = %addr, database = db.backend(), base_url = %config.base_url, "serving");
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let mail_worker = mail::worker::spawn(mail_delivery(&config, &db)?);
+    let jobs = crate::jobs::spawn(config.clone(), db.clone(), signing_key(&config, &db)?);
     let served = async { start(config, db, listener, workers)?.await.map_err(StartupError::Server) }.await;
+    jobs.stop().await;
     mail_worker.stop().await;
     served?;
     tracing::info!("stopped");

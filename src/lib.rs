@@ -14,6 +14,7 @@ pub mod dues;
 pub mod funding;
 pub mod health;
 pub mod home;
+pub mod jobs;
 pub mod ledger;
 pub mod mail;
 pub mod members;

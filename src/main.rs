@@ -26,6 +26,11 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Scheduled work, run by hand.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Manage accounts from the server's shell.
     User {
         #[command(subcommand)]
@@ -50,6 +55,12 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run every scheduled job once now (dues reminders), print what it queued, and exit.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +153,7 @@ fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Demo { db: path, bind } => Ok(run_demo(path, bind)?),
         Command::Mail { command: MailCommand::Deliver } => Ok(deliver_mail()?),
+        Command::Jobs { command: JobsCommand::Run } => Ok(run_jobs()?),
         Command::Bench { command: BenchCommand::Mail { messages, database_url, concurrency, batch_size } } => {
             // Quiet unless asked: a log line per message would be part of what is measured.
             if std::env::var_os("RUST_LOG").is_some() {
@@ -163,6 +175,18 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn run_jobs() -> Result<(), StartupError> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let db = app::connect(&config)?;
+    let key = app::signing_key(&config, &db)?;
+    let run = actix_web::rt::System::new()
+        .block_on(steward::jobs::run_once(&config, &db, &key))
+        .map_err(StartupError::Command)?;
+    println!("dues reminders queued: {} overdue, {} renewal", run.overdue, run.renewal);
+    Ok(())
 }
 
 fn deliver_mail() -> Result<(), StartupError> {

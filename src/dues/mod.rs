@@ -3,6 +3,7 @@
 pub mod api;
 pub mod model;
 pub mod pages;
+pub mod reminders;
 pub mod service;
 
 use crate::accounts::{Access, Role, Router};
@@ -14,6 +15,8 @@ pub fn routes(r: &mut Router) {
     r.get("/invoices", WITH_REPS, pages::list)
         .post("/invoices/issue", TREASURER, pages::issue)
         .get("/invoices/export.csv", WITH_REPS, pages::export)
+        .get("/invoices/reminders", TREASURER, pages::reminders_form)
+        .post("/invoices/reminders", TREASURER, pages::save_reminders)
         .get("/invoices/{id}", WITH_REPS, pages::show)
         .post("/invoices/{id}/payments", TREASURER, pages::record_payment)
         .post("/invoices/{id}/void", TREASURER, pages::void)

@@ -213,3 +213,46 @@ pub async fn void(
         Err(other) => Err(other.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "dues/reminders.html")]
+struct RemindersPage {
+    layout: Layout,
+    before_renewal: String,
+    after_due: String,
+    errors: FormErrors,
+}
+
+pub async fn reminders_form(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let schedule = db.run(super::reminders::schedule).await?;
+    render(&RemindersPage {
+        layout: ctx.layout("Dues reminders").crumb("Dues invoices", "/invoices"),
+        before_renewal: super::reminders::Schedule::text(&schedule.before_renewal),
+        after_due: super::reminders::Schedule::text(&schedule.after_due),
+        errors: FormErrors::default(),
+    })
+}
+
+pub async fn save_reminders(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.user()?.user_id;
+    let (before, after) = (form.get("before_renewal").to_string(), form.get("after_due").to_string());
+    let (b, a) = (before.clone(), after.clone());
+    match db.run(move |conn| super::reminders::set_schedule(conn, actor, &b, &a)).await {
+        Ok(_) => Ok(redirect("/invoices/reminders", "success", "The reminder schedule is saved.", config.is_https())),
+        Err(ServiceError::Validation(errors)) => {
+            let page = RemindersPage {
+                layout: ctx.layout("Dues reminders").crumb("Dues invoices", "/invoices"),
+                before_renewal: before,
+                after_due: after,
+                errors: FormErrors(errors),
+            };
+            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -109,6 +109,8 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/invoices", WITH_REPS),
     ("POST", "/invoices/issue", TREASURER),
     ("GET", "/invoices/export.csv", WITH_REPS),
+    ("GET", "/invoices/reminders", TREASURER),
+    ("POST", "/invoices/reminders", TREASURER),
     ("GET", "/invoices/{id}", WITH_REPS),
     ("POST", "/invoices/{id}/payments", TREASURER),
     ("POST", "/invoices/{id}/void", TREASURER),

@@ -174,6 +174,52 @@ backend_tests! {
         assert_eq!(numbers, (1..=20).collect::<Vec<i64>>(), "every number once, none skipped");
     }
 
+    async fn reminders_follow_the_schedule_once_each_and_respect_unsubscribes(backend) {
+        let app = TestApp::spawn(backend).await;
+        let today = steward::db::now().date();
+        let (_, b, _, acme) = setup(&app, "2024-01-01").await;
+        // A fiscal year around today, and an invoice 10 days past due.
+        let (start, end) = (today - chrono::Duration::days(100), today + chrono::Duration::days(200));
+        b.post("/fiscal-years", &[("label", "Current"), ("starts_on", &start.to_string()), ("ends_on", &end.to_string())]).await;
+        let current: i64 = app.with_conn(|c| schema::fiscal_years::table.filter(schema::fiscal_years::label.eq("Current")).select(schema::fiscal_years::id).first(c).unwrap()).await;
+        b.post(&format!("/fiscal-years/{current}/status"), &[("status", "open")]).await;
+        b.post("/invoices/issue", &[("fiscal_year", &current.to_string()), ("issued_on", &(today - chrono::Duration::days(40)).to_string())]).await;
+        // Acme renews in 30 days; its representative is the billing contact.
+        let renews = (today + chrono::Duration::days(30)).to_string();
+        app.with_conn(move |c| diesel::update(schema::members::table.find(acme)).set(schema::members::renews_on.eq(chrono::NaiveDate::parse_from_str(&renews, "%Y-%m-%d").unwrap())).execute(c).unwrap()).await;
+        let rep = app.create_user("billing@acme.example", &[Role::MemberRep], Some(acme)).await;
+
+        b.get("/invoices/reminders").await;
+        let res = b.post("/invoices/reminders", &[("before_renewal", "30"), ("after_due", "7, lots")]).await;
+        assert_eq!(res.status(), 422);
+        assert!(field_error(&res.text().await.unwrap(), "after_due").unwrap().contains("lots"));
+        assert_eq!(b.post("/invoices/reminders", &[("before_renewal", "30"), ("after_due", "7")]).await.status(), 303);
+
+        let (config, db) = (app.config.clone(), app.db.clone());
+        let key = tokio::task::spawn_blocking(move || steward::app::signing_key(&config, &db).unwrap()).await.unwrap();
+        let first = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
+        assert_eq!((first.overdue, first.renewal), (1, 1));
+        let again = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
+        assert_eq!((again.overdue, again.renewal), (0, 0), "a second run queues nothing new");
+        let smtp = crate::support::smtp::SmtpServer::start();
+        assert_eq!(app.deliver_mail_to(&smtp).await.sent, 2);
+        let mail = smtp.wait_for(2, std::time::Duration::from_secs(10)).await;
+        assert!(mail.iter().all(|m| m.header("To").unwrap().contains("billing@acme.example")));
+        assert!(mail.iter().any(|m| m.header("Subject").unwrap().contains("past due")));
+        assert!(mail.iter().any(|m| m.header("Subject").unwrap().contains("renews on")));
+        assert!(mail.iter().all(|m| m.header("List-Unsubscribe").is_some()), "reminders are bulk mail");
+
+        // After unsubscribing from reminders, the next one is not sent.
+        let rep_id = rep.id;
+        app.with_conn(move |c| steward::mail::preferences::set(c, rep_id, steward::mail::Category::Reminders, false).unwrap()).await;
+        app.with_conn(|c| diesel::delete(schema::outbox::table).execute(c).unwrap()).await;
+        let rerun = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
+        assert_eq!(rerun.overdue + rerun.renewal, 2, "queued again once the earlier rows are gone");
+        let report = app.deliver_mail_to(&smtp).await;
+        assert_eq!((report.sent, report.cancelled), (0, 2));
+        assert_eq!(smtp.messages().len(), 2);
+    }
+
     async fn representatives_see_their_own_invoices_only(backend) {
         let app = TestApp::spawn(backend).await;
         let (treasurer, b, year, acme) = setup(&app, "2024-01-01").await;
