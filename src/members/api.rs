@@ -36,6 +36,9 @@ pub struct MemberQuery {
     pub q: String,
     pub tier_id: Option<i64>,
     pub status: Option<MemberStatus>,
+    /// Only organizations with an unpaid invoice past its due date.
+    #[serde(default)]
+    pub overdue: bool,
     /// `name` (default), `joined`, `renews`, `tier` or `status`.
     #[serde(default)]
     pub sort: String,
@@ -51,6 +54,7 @@ pub async fn list(user: ApiUser, db: web::Data<Db>, query: web::Query<MemberQuer
         q: query.q,
         tier_id: query.tier_id,
         status: query.status,
+        overdue: query.overdue,
         sort: query.sort,
         page: query.page.unwrap_or(1).max(1),
     };

@@ -36,6 +36,7 @@ struct ListPage {
     q: String,
     tier: String,
     status: String,
+    overdue: bool,
     sort: String,
     page: i64,
     pages: i64,
@@ -55,6 +56,8 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     sort: String,
+    #[serde(default)]
+    overdue: String,
     page: Option<i64>,
 }
 
@@ -64,6 +67,7 @@ pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQue
         q: query.q.chars().take(200).collect(),
         tier_id: query.tier.parse().ok(),
         status: MemberStatus::parse(&query.status),
+        overdue: !query.overdue.is_empty(),
         sort: query.sort.clone(),
         page: query.page.unwrap_or(1).max(1),
     };
@@ -73,10 +77,11 @@ pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQue
         .run(move |conn| Ok::<_, ServiceError>((service::list_members(conn, &viewer, &f)?, service::list_tiers(conn)?)))
         .await?;
     let query_string = format!(
-        "q={}&tier={}&status={}&sort={}",
+        "q={}&tier={}&status={}&overdue={}&sort={}",
         crate::web::url_encode(&filter.q),
         filter.tier_id.map(|t| t.to_string()).unwrap_or_default(),
         filter.status.map(|s| s.as_str()).unwrap_or(""),
+        if filter.overdue { "1" } else { "" },
         crate::web::url_encode(&filter.sort)
     );
     render(&ListPage {
@@ -87,6 +92,7 @@ pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQue
         q: filter.q,
         tier: filter.tier_id.map(|t| t.to_string()).unwrap_or_default(),
         status: filter.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        overdue: filter.overdue,
         sort: filter.sort,
         page: filter.page,
         pages: ((total + service::PAGE_SIZE - 1) / service::PAGE_SIZE).max(1),

@@ -9,7 +9,7 @@ use super::model::{HistoryEntry, Member, MemberStatus, Tier};
 use crate::accounts::service::{self as accounts, InviteInput, MailSite, RequestMeta};
 use crate::accounts::{Identity, Role};
 use crate::audit::{self, Actor, Event};
-use crate::db::schema::{member_history, members, membership_tiers, user_roles, users};
+use crate::db::schema::{invoices, member_history, members, membership_tiers, user_roles, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, ServiceError};
 use crate::money;
@@ -529,6 +529,8 @@ pub struct MemberFilter {
     pub q: String,
     pub tier_id: Option<i64>,
     pub status: Option<MemberStatus>,
+    /// Only organizations with an unpaid invoice past its due date.
+    pub overdue: bool,
     /// `name` (default), `joined`, `renews`, `tier`, `status`.
     pub sort: String,
     pub page: i64,
@@ -544,6 +546,7 @@ pub fn list_members(
     let pattern =
         format!("%{}%", filter.q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let own = if viewer.has_any(READERS) { None } else { Some(viewer.member_id.unwrap_or(-1)) };
+    let today = db::now().date();
     let query = || {
         let mut q = members::table.left_join(membership_tiers::table).into_boxed();
         if let Some(id) = own {
@@ -563,6 +566,16 @@ pub fn list_members(
         }
         if let Some(status) = filter.status {
             q = q.filter(members::status.eq(status.as_str()));
+        }
+        if filter.overdue {
+            q = q.filter(
+                members::id.eq_any(
+                    invoices::table
+                        .filter(invoices::status.eq("open"))
+                        .filter(invoices::due_on.lt(today))
+                        .select(invoices::member_id),
+                ),
+            );
         }
         q
     };

@@ -256,5 +256,10 @@ backend_tests! {
         assert_eq!(paid["payments"].as_array().unwrap().len(), 1);
         let overdue: Value = api.get(app.url("/api/v1/invoices?status=overdue")).bearer_auth(&t_token).send().await.unwrap().json().await.unwrap();
         assert_eq!(overdue["total"], 1, "Beta's invoice is past due");
+        let late: Value = api.get(app.url("/api/v1/members?overdue=true")).bearer_auth(&t_token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(late["total"], 1);
+        assert_eq!(late["items"][0]["slug"], "beta");
+        let (_, page) = b.get("/members?overdue=1").await;
+        assert!(page.contains(">Beta</a>") && !page.contains(">Acme</a>"));
     }
 }
