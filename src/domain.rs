@@ -53,6 +53,26 @@ impl From<diesel::result::Error> for ServiceError {
     }
 }
 
+/// Reads a `YYYY-MM-DD` date typed into `field`, noting a clear error when it is not one.
+pub fn parse_date(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<chrono::NaiveDate> {
+    match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+        Ok(date) => Some(date),
+        Err(_) if raw.trim().is_empty() => {
+            errors.push(FieldError::new(field, "Enter a date like 2027-01-01."));
+            None
+        }
+        Err(_) => {
+            errors.push(FieldError::new(field, format!("'{}' is not a date like 2027-01-01.", raw.trim())));
+            None
+        }
+    }
+}
+
+/// Reads an amount typed into `field` in `currency`, noting a clear error when it is not one.
+pub fn parse_money(raw: &str, currency: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
+    crate::money::parse_amount(raw, currency).map_err(|e| errors.push(FieldError::new(field, e))).ok()
+}
+
 /// Runs the `validator` rules of an input and turns failures into field errors, in field order.
 pub fn check(input: &impl Validate) -> Result<(), ServiceError> {
     input.validate().map_err(|e| ServiceError::Validation(field_errors(&e)))

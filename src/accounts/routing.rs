@@ -81,6 +81,15 @@ impl Router {
         self.route(Method::POST, path, access, handler)
     }
 
+    pub fn put<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::PUT, path, access, handler)
+    }
+
     pub fn patch<F, Args>(&mut self, path: &'static str, access: Access, handler: F) -> &mut Self
     where
         F: Handler<Args>,

@@ -2,6 +2,86 @@
 // as BigInt minor units). tests/integration/db.rs compares this file with what each migration set builds.
 
 diesel::table! {
+    allocations (id) {
+        id -> BigInt,
+        initiative_id -> BigInt,
+        budget_id -> BigInt,
+        budget_line_id -> Nullable<BigInt>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        note -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    budget_lines (id) {
+        id -> BigInt,
+        budget_id -> BigInt,
+        label -> Text,
+        amount_minor -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    budgets (id) {
+        id -> BigInt,
+        fiscal_year_id -> BigInt,
+        priority_id -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disbursement_approvals (id) {
+        id -> BigInt,
+        disbursement_id -> BigInt,
+        approver_id -> BigInt,
+        approved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disbursements (id) {
+        id -> BigInt,
+        allocation_id -> BigInt,
+        payee -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        purpose -> Text,
+        document_url -> Text,
+        status -> Text,
+        approvals_required -> Integer,
+        requested_by -> BigInt,
+        requested_at -> Timestamp,
+        closed_by -> Nullable<BigInt>,
+        closed_at -> Nullable<Timestamp>,
+        close_reason -> Nullable<Text>,
+        paid_on -> Nullable<Date>,
+        base_amount_minor -> Nullable<BigInt>,
+        ledger_entry_id -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exchange_rates (id) {
+        id -> BigInt,
+        currency -> Text,
+        effective_on -> Date,
+        rate -> Text,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     fiscal_years (id) {
         id -> BigInt,
         label -> Text,
@@ -21,6 +101,35 @@ diesel::table! {
         summary -> Text,
         position -> Integer,
         active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    initiative_steps (id) {
+        id -> BigInt,
+        initiative_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Text,
+        changed_by -> Nullable<BigInt>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    initiatives (id) {
+        id -> BigInt,
+        priority_id -> BigInt,
+        title -> Text,
+        summary -> Text,
+        subprojects -> Text,
+        lead -> Text,
+        status -> Text,
+        starts_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -120,6 +229,10 @@ diesel::table! {
         memo -> Text,
         created_at -> Timestamp,
         created_by -> Nullable<BigInt>,
+        priority_id -> Nullable<BigInt>,
+        allocation_id -> Nullable<BigInt>,
+        disbursement_id -> Nullable<BigInt>,
+        transfer_of_entry_id -> Nullable<BigInt>,
     }
 }
 
@@ -292,7 +405,18 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(allocations -> budget_lines (budget_line_id));
+diesel::joinable!(allocations -> budgets (budget_id));
+diesel::joinable!(allocations -> initiatives (initiative_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(budget_lines -> budgets (budget_id));
+diesel::joinable!(budgets -> fiscal_years (fiscal_year_id));
+diesel::joinable!(budgets -> funding_priorities (priority_id));
+diesel::joinable!(disbursement_approvals -> disbursements (disbursement_id));
+diesel::joinable!(disbursement_approvals -> users (approver_id));
+diesel::joinable!(disbursements -> allocations (allocation_id));
+diesel::joinable!(initiative_steps -> initiatives (initiative_id));
+diesel::joinable!(initiatives -> funding_priorities (priority_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(email_preferences -> users (user_id));
 diesel::joinable!(invoices -> fiscal_years (fiscal_year_id));
@@ -312,11 +436,19 @@ diesel::joinable!(members -> membership_tiers (tier_id));
 diesel::joinable!(users -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    allocations,
     api_tokens,
     audit_events,
+    budget_lines,
+    budgets,
+    disbursement_approvals,
+    disbursements,
+    exchange_rates,
     email_preferences,
     fiscal_years,
     funding_priorities,
+    initiative_steps,
+    initiatives,
     invoices,
     key_outcomes,
     ledger_entries,

@@ -281,6 +281,7 @@ pub fn record_payment(
                 payment_id: Some(payment.id),
                 memo: &memo,
                 actor: Some(actor.user_id),
+                ..Default::default()
             },
         )?;
         let paid = invoice.paid_minor + amount;

@@ -60,4 +60,10 @@ pub struct LedgerEntry {
     pub memo: String,
     pub created_at: NaiveDateTime,
     pub created_by: Option<i64>,
+    /// The fund the money belongs to: a priority's, or none for the general fund.
+    pub priority_id: Option<i64>,
+    pub allocation_id: Option<i64>,
+    pub disbursement_id: Option<i64>,
+    /// For a transfer's second leg: its first.
+    pub transfer_of_entry_id: Option<i64>,
 }

@@ -1,7 +1,7 @@
 //! Fiscal years and the ledger. Entries are only ever added: a mistake is corrected by a reversing entry,
 //! and every balance is a sum of entries.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -10,7 +10,7 @@ use super::model::{FiscalYear, LedgerEntry};
 use crate::audit::{self, Actor, Event};
 use crate::db::schema::{fiscal_years, ledger_entries};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, ServiceError};
+use crate::domain::{self, FieldError, ServiceError};
 
 /// The currency balances are kept in (a setting; USD unless changed).
 pub fn base_currency(conn: &mut DbConn) -> Result<String, ServiceError> {
@@ -53,13 +53,8 @@ pub fn create_year(
     if label.is_empty() || label.len() > 40 {
         errors.push(FieldError::new("label", "Name the year, e.g. FY2027 (up to 40 characters)."));
     }
-    let date = |raw: &str, field: &str, errors: &mut Vec<FieldError>| {
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .map_err(|_| errors.push(FieldError::new(field, "Enter a date like 2027-01-01.")))
-            .ok()
-    };
-    let starts = date(starts_on, "starts_on", &mut errors);
-    let ends = date(ends_on, "ends_on", &mut errors);
+    let starts = domain::parse_date(starts_on, "starts_on", &mut errors);
+    let ends = domain::parse_date(ends_on, "ends_on", &mut errors);
     if let (Some(s), Some(e)) = (starts, ends) {
         if e <= s {
             errors.push(FieldError::new("ends_on", "The year must end after it starts."));
@@ -123,16 +118,21 @@ pub fn set_year_status(conn: &mut DbConn, actor: i64, id: i64, status: &str) -> 
     })
 }
 
-/// An entry to post.
-#[derive(Clone, Debug)]
+/// An entry to post. What it does not name stays empty (`..Default::default()`).
+#[derive(Clone, Debug, Default)]
 pub struct NewEntry<'a> {
     pub entry_date: NaiveDate,
     pub kind: &'a str,
+    /// Positive: money in; negative: money out; in minor units of `currency`.
     pub amount_minor: i64,
     pub currency: &'a str,
     pub member_id: Option<i64>,
     pub invoice_id: Option<i64>,
     pub payment_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    pub allocation_id: Option<i64>,
+    pub disbursement_id: Option<i64>,
+    pub transfer_of_entry_id: Option<i64>,
     pub memo: &'a str,
     pub actor: Option<i64>,
 }
@@ -150,17 +150,12 @@ pub fn open_year_for(conn: &mut DbConn, date: NaiveDate) -> Result<FiscalYear, S
     }
 }
 
-/// Posts an entry inside the caller's transaction, into the open year of its date, in the base currency.
+/// Posts an entry inside the caller's transaction, into the open year of its date. An entry in a foreign
+/// currency is converted at the rate in force on its date; without one it is refused.
 pub fn post(conn: &mut DbConn, entry: &NewEntry<'_>) -> Result<LedgerEntry, ServiceError> {
     let year = open_year_for(conn, entry.entry_date)?;
-    let base = base_currency(conn)?;
-    if entry.currency != base {
-        return Err(ServiceError::Conflict(format!(
-            "There is no exchange rate from {} to {base}; record amounts in {base}.",
-            entry.currency
-        )));
-    }
-    insert(conn, entry, year.id, None)
+    let (base_amount, rate) = super::rates::to_base(conn, entry.amount_minor, entry.currency, entry.entry_date)?;
+    insert(conn, entry, year.id, None, base_amount, &rate.to_string())
 }
 
 fn insert(
@@ -168,6 +163,8 @@ fn insert(
     entry: &NewEntry<'_>,
     fiscal_year_id: i64,
     reverses: Option<i64>,
+    base_amount: i64,
+    rate: &str,
 ) -> Result<LedgerEntry, ServiceError> {
     Ok(crate::on_backend!(conn, |c| diesel::insert_into(ledger_entries::table)
         .values((
@@ -176,8 +173,8 @@ fn insert(
             ledger_entries::kind.eq(entry.kind),
             ledger_entries::amount_minor.eq(entry.amount_minor),
             ledger_entries::currency.eq(entry.currency),
-            ledger_entries::base_amount_minor.eq(entry.amount_minor),
-            ledger_entries::exchange_rate.eq("1"),
+            ledger_entries::base_amount_minor.eq(base_amount),
+            ledger_entries::exchange_rate.eq(rate),
             ledger_entries::member_id.eq(entry.member_id),
             ledger_entries::invoice_id.eq(entry.invoice_id),
             ledger_entries::payment_id.eq(entry.payment_id),
@@ -185,6 +182,10 @@ fn insert(
             ledger_entries::memo.eq(entry.memo),
             ledger_entries::created_at.eq(db::now()),
             ledger_entries::created_by.eq(entry.actor),
+            ledger_entries::priority_id.eq(entry.priority_id),
+            ledger_entries::allocation_id.eq(entry.allocation_id),
+            ledger_entries::disbursement_id.eq(entry.disbursement_id),
+            ledger_entries::transfer_of_entry_id.eq(entry.transfer_of_entry_id),
         ))
         .returning(LedgerEntry::as_returning())
         .get_result(c))?)
@@ -221,14 +222,19 @@ pub fn reverse(
         member_id: original.member_id,
         invoice_id: original.invoice_id,
         payment_id: original.payment_id,
+        priority_id: original.priority_id,
+        allocation_id: original.allocation_id,
+        disbursement_id: original.disbursement_id,
+        transfer_of_entry_id: None,
         memo,
         actor,
     };
-    insert(conn, &opposite, year.id, Some(entry_id))
+    // The exact opposite, at the original's rate, so the pair sums to zero in both currencies.
+    insert(conn, &opposite, year.id, Some(entry_id), -original.base_amount_minor, &original.exchange_rate)
 }
 
 /// A fiscal year's money: in, out and the balance, all summed from entries.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct YearBalance {
     pub year: FiscalYear,
     pub currency: String,
@@ -245,20 +251,375 @@ impl YearBalance {
     }
 }
 
+/// Transfers move money between funds inside the foundation: they count in a fund's balance, never as
+/// money in or out of the foundation.
+fn is_transfer(kind: &str, transfer_of: Option<i64>) -> bool {
+    kind == "transfer" || transfer_of.is_some()
+}
+
+/// In, out and balance of a set of (kind, transfer_of, reverses, base amount) rows. A reversal counts on the
+/// side of what it reverses, so a voided payment is less money in, not money out.
+fn sum_in_out(rows: &[&EntrySums]) -> (i64, i64, i64) {
+    let mut money_in = 0;
+    let mut money_out = 0;
+    let mut balance = 0;
+    for r in rows {
+        balance += r.base_amount_minor;
+        if r.transfer {
+            continue;
+        }
+        if r.income {
+            money_in += r.base_amount_minor;
+        } else {
+            money_out += r.base_amount_minor;
+        }
+    }
+    (money_in, money_out, balance)
+}
+
+/// What the sums need of one entry.
+#[derive(Clone, Debug)]
+struct EntrySums {
+    fiscal_year_id: i64,
+    priority_id: Option<i64>,
+    month: String,
+    /// Money in (or the reversal of money in).
+    income: bool,
+    transfer: bool,
+    base_amount_minor: i64,
+}
+
+/// One query for every entry's year, priority, month and direction; reversals take their original's.
+fn entry_sums(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<EntrySums>, ServiceError> {
+    type Row = (i64, i64, Option<i64>, NaiveDate, String, Option<i64>, Option<i64>, i64);
+    let mut q = ledger_entries::table.into_boxed();
+    if let Some(y) = year_id {
+        q = q.filter(ledger_entries::fiscal_year_id.eq(y));
+    }
+    let rows: Vec<Row> = q
+        .select((
+            ledger_entries::id,
+            ledger_entries::fiscal_year_id,
+            ledger_entries::priority_id,
+            ledger_entries::entry_date,
+            ledger_entries::kind,
+            ledger_entries::reverses_entry_id,
+            ledger_entries::transfer_of_entry_id,
+            ledger_entries::base_amount_minor,
+        ))
+        .load(conn)?;
+    // A reversal's original may lie in another year: look those up too.
+    let missing: Vec<i64> =
+        rows.iter().filter_map(|r| r.5).filter(|id| !rows.iter().any(|o| o.0 == *id)).collect();
+    let originals: Vec<(i64, String, Option<i64>, i64)> = if missing.is_empty() {
+        Vec::new()
+    } else {
+        ledger_entries::table
+            .filter(ledger_entries::id.eq_any(&missing))
+            .select((
+                ledger_entries::id,
+                ledger_entries::kind,
+                ledger_entries::transfer_of_entry_id,
+                ledger_entries::base_amount_minor,
+            ))
+            .load(conn)?
+    };
+    let original_of = |id: i64| -> Option<(String, Option<i64>, i64)> {
+        rows.iter()
+            .find(|o| o.0 == id)
+            .map(|o| (o.4.clone(), o.6, o.7))
+            .or_else(|| originals.iter().find(|o| o.0 == id).map(|o| (o.1.clone(), o.2, o.3)))
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (kind, transfer_of, signed) = match r.5.and_then(original_of) {
+                Some((kind, transfer_of, original_amount)) => (kind, transfer_of, original_amount),
+                None => (r.4.clone(), r.6, r.7),
+            };
+            EntrySums {
+                fiscal_year_id: r.1,
+                priority_id: r.2,
+                month: r.3.format("%Y-%m").to_string(),
+                income: signed > 0,
+                transfer: is_transfer(&kind, transfer_of),
+                base_amount_minor: r.7,
+            }
+        })
+        .collect())
+}
+
 pub fn balances(conn: &mut DbConn) -> Result<Vec<YearBalance>, ServiceError> {
     let years = list_years(conn)?;
     let currency = base_currency(conn)?;
-    let sums: Vec<(i64, i64)> =
-        ledger_entries::table.select((ledger_entries::fiscal_year_id, ledger_entries::base_amount_minor)).load(conn)?;
+    let sums = entry_sums(conn, None)?;
     Ok(years
         .into_iter()
         .map(|year| {
-            let amounts: Vec<i64> = sums.iter().filter(|(y, _)| *y == year.id).map(|(_, a)| *a).collect();
-            let money_in: i64 = amounts.iter().filter(|a| **a > 0).sum();
-            let money_out: i64 = amounts.iter().filter(|a| **a < 0).sum();
-            YearBalance { year, currency: currency.clone(), money_in, money_out, balance: money_in + money_out }
+            let rows: Vec<&EntrySums> = sums.iter().filter(|r| r.fiscal_year_id == year.id).collect();
+            let (money_in, money_out, balance) = sum_in_out(&rows);
+            YearBalance { year, currency: currency.clone(), money_in, money_out, balance }
         })
         .collect())
+}
+
+/// One fund's money in a year: a priority's, or the general fund's (`priority_id` none).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FundBalance {
+    pub priority_id: Option<i64>,
+    pub money_in: i64,
+    pub money_out: i64,
+    /// Transfers in less transfers out.
+    pub transfers: i64,
+    pub balance: i64,
+}
+
+/// Balances per fund for one year (or all years), each summed from the entries.
+pub fn fund_balances(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<FundBalance>, ServiceError> {
+    let sums = entry_sums(conn, year_id)?;
+    let mut funds: Vec<Option<i64>> = sums.iter().map(|r| r.priority_id).collect();
+    funds.sort();
+    funds.dedup();
+    Ok(funds
+        .into_iter()
+        .map(|fund| {
+            let rows: Vec<&EntrySums> = sums.iter().filter(|r| r.priority_id == fund).collect();
+            let (money_in, money_out, balance) = sum_in_out(&rows);
+            FundBalance { priority_id: fund, money_in, money_out, transfers: balance - money_in - money_out, balance }
+        })
+        .collect())
+}
+
+/// Money in and out of the foundation per month of a year (transfers between funds left out).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthTotals {
+    /// `YYYY-MM`
+    pub month: String,
+    pub money_in: i64,
+    pub money_out: i64,
+}
+
+/// Every month of the year, in order, including months with no entries.
+pub fn monthly(conn: &mut DbConn, year: &FiscalYear) -> Result<Vec<MonthTotals>, ServiceError> {
+    let sums = entry_sums(conn, Some(year.id))?;
+    let mut months = Vec::new();
+    let mut day = year.starts_on.with_day(1).unwrap_or(year.starts_on);
+    while day <= year.ends_on {
+        let month = day.format("%Y-%m").to_string();
+        let rows: Vec<&EntrySums> = sums.iter().filter(|r| r.month == month).collect();
+        let (money_in, money_out, _) = sum_in_out(&rows);
+        months.push(MonthTotals { month, money_in, money_out });
+        day = match day.checked_add_months(chrono::Months::new(1)) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(months)
+}
+
+/// The sum of every entry in the base currency: what the foundation holds.
+pub fn overall_balance(conn: &mut DbConn) -> Result<i64, ServiceError> {
+    use diesel::sql_types::{BigInt, Nullable};
+    let total: Option<i64> = ledger_entries::table
+        .select(diesel::dsl::sql::<Nullable<BigInt>>("CAST(SUM(base_amount_minor) AS BIGINT)"))
+        .first(conn)?;
+    Ok(total.unwrap_or(0))
+}
+
+/// A correction or other entry the treasurer posts by hand.
+#[derive(Clone, Debug, Default)]
+pub struct AdjustmentInput {
+    pub entry_date: String,
+    /// `in` or `out`.
+    pub direction: String,
+    pub amount: String,
+    pub currency: String,
+    pub priority_id: Option<i64>,
+    pub memo: String,
+}
+
+/// Posts an adjustment (treasurer): in or out of the foundation, optionally charged to a priority's fund.
+pub fn post_adjustment(conn: &mut DbConn, actor: i64, input: &AdjustmentInput) -> Result<LedgerEntry, ServiceError> {
+    let mut errors = Vec::new();
+    let date = domain::parse_date(&input.entry_date, "entry_date", &mut errors);
+    let sign = match input.direction.as_str() {
+        "in" => 1,
+        "out" => -1,
+        _ => {
+            errors.push(FieldError::new("direction", "Choose money in or money out."));
+            0
+        }
+    };
+    let base = base_currency(conn)?;
+    let currency = if input.currency.trim().is_empty() { base } else { input.currency.trim().to_ascii_uppercase() };
+    let currency = crate::money::parse_currency(&currency).map_err(|e| errors.push(FieldError::new("currency", e))).ok();
+    let amount = currency.as_deref().and_then(|c| domain::parse_money(&input.amount, c, "amount", &mut errors));
+    if amount == Some(0) {
+        errors.push(FieldError::new("amount", "An adjustment must be more than zero."));
+    }
+    let memo = input.memo.trim();
+    if memo.is_empty() || memo.len() > 500 {
+        errors.push(FieldError::new("memo", "Say why, in up to 500 characters: the accountant reads this."));
+    }
+    let (Some(date), Some(currency), Some(amount), true) = (date, currency, amount, errors.is_empty()) else {
+        return Err(ServiceError::Validation(errors));
+    };
+    db::write_transaction(conn, |conn| {
+        check_priority(conn, input.priority_id, "priority_id")?;
+        let entry = post(
+            conn,
+            &NewEntry {
+                entry_date: date,
+                kind: "adjustment",
+                amount_minor: sign * amount,
+                currency: &currency,
+                priority_id: input.priority_id,
+                memo,
+                actor: Some(actor),
+                ..Default::default()
+            },
+        )?;
+        audit::record(
+            conn,
+            Event::new(Actor::User(actor), "ledger.adjustment_posted")
+                .target("ledger_entry", entry.id)
+                .details(json!({ "amount_minor": entry.amount_minor, "currency": entry.currency })),
+        )?;
+        Ok(entry)
+    })
+}
+
+fn check_priority(conn: &mut DbConn, priority_id: Option<i64>, field: &str) -> Result<(), ServiceError> {
+    use crate::db::schema::funding_priorities;
+    if let Some(id) = priority_id {
+        let found: i64 = funding_priorities::table.filter(funding_priorities::id.eq(id)).count().get_result(conn)?;
+        if found == 0 {
+            return Err(ServiceError::invalid(field, "There is no such priority."));
+        }
+    }
+    Ok(())
+}
+
+/// A move of money between two funds (a priority's or the general fund).
+#[derive(Clone, Debug, Default)]
+pub struct TransferInput {
+    pub entry_date: String,
+    pub amount: String,
+    pub from_priority_id: Option<i64>,
+    pub to_priority_id: Option<i64>,
+    pub memo: String,
+}
+
+/// Posts a transfer as two entries that sum to zero (treasurer), in the base currency.
+pub fn post_transfer(conn: &mut DbConn, actor: i64, input: &TransferInput) -> Result<(LedgerEntry, LedgerEntry), ServiceError> {
+    let mut errors = Vec::new();
+    let base = base_currency(conn)?;
+    let date = domain::parse_date(&input.entry_date, "entry_date", &mut errors);
+    let amount = domain::parse_money(&input.amount, &base, "amount", &mut errors);
+    if amount == Some(0) {
+        errors.push(FieldError::new("amount", "A transfer must be more than zero."));
+    }
+    if input.from_priority_id == input.to_priority_id {
+        errors.push(FieldError::new("to_priority_id", "Choose a different fund to move the money to."));
+    }
+    let memo = input.memo.trim();
+    if memo.is_empty() || memo.len() > 500 {
+        errors.push(FieldError::new("memo", "Say why, in up to 500 characters."));
+    }
+    let (Some(date), Some(amount), true) = (date, amount, errors.is_empty()) else {
+        return Err(ServiceError::Validation(errors));
+    };
+    db::write_transaction(conn, |conn| {
+        check_priority(conn, input.from_priority_id, "from_priority_id")?;
+        check_priority(conn, input.to_priority_id, "to_priority_id")?;
+        let leg = |priority_id, amount_minor, transfer_of_entry_id| NewEntry {
+            entry_date: date,
+            kind: "transfer",
+            amount_minor,
+            currency: &base,
+            priority_id,
+            transfer_of_entry_id,
+            memo,
+            actor: Some(actor),
+            ..Default::default()
+        };
+        let out = post(conn, &leg(input.from_priority_id, -amount, None))?;
+        let into = post(conn, &leg(input.to_priority_id, amount, Some(out.id)))?;
+        audit::record(
+            conn,
+            Event::new(Actor::User(actor), "ledger.transfer_posted")
+                .target("ledger_entry", out.id)
+                .details(json!({ "amount_minor": amount, "from": input.from_priority_id, "to": input.to_priority_id })),
+        )?;
+        Ok((out, into))
+    })
+}
+
+/// Reverses an adjustment or a transfer (both legs) by hand (treasurer). Dues payments are reversed by
+/// voiding their invoice, and paid disbursements by an adjustment, so their records stay consistent.
+pub fn reverse_entry(
+    conn: &mut DbConn,
+    actor: i64,
+    entry_id: i64,
+    date: &str,
+    memo: &str,
+) -> Result<Vec<LedgerEntry>, ServiceError> {
+    let mut errors = Vec::new();
+    let date = domain::parse_date(date, "entry_date", &mut errors);
+    let memo = memo.trim();
+    if memo.is_empty() || memo.len() > 500 {
+        errors.push(FieldError::new("memo", "Say why, in up to 500 characters."));
+    }
+    let (Some(date), true) = (date, errors.is_empty()) else {
+        return Err(ServiceError::Validation(errors));
+    };
+    db::write_transaction(conn, |conn| {
+        let entry: LedgerEntry = ledger_entries::table
+            .find(entry_id)
+            .select(LedgerEntry::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or(ServiceError::NotFound("ledger entry"))?;
+        let legs: Vec<i64> = match entry.kind.as_str() {
+            "adjustment" => vec![entry.id],
+            "transfer" => {
+                let first = entry.transfer_of_entry_id.unwrap_or(entry.id);
+                let second: Option<i64> = ledger_entries::table
+                    .filter(ledger_entries::transfer_of_entry_id.eq(first))
+                    .select(ledger_entries::id)
+                    .first(conn)
+                    .optional()?;
+                std::iter::once(first).chain(second).collect()
+            }
+            "dues_received" => {
+                return Err(ServiceError::Conflict("A dues payment is reversed by voiding its invoice.".into()))
+            }
+            "disbursement_paid" => {
+                return Err(ServiceError::Conflict(
+                    "A paid disbursement stays on record; post an adjustment for money that came back.".into(),
+                ))
+            }
+            _ => return Err(ServiceError::Conflict("A reversal is not reversed; post a new entry instead.".into())),
+        };
+        let mut out = Vec::new();
+        for id in legs {
+            out.push(reverse(conn, id, date, memo, Some(actor))?);
+        }
+        audit::record(
+            conn,
+            Event::new(Actor::User(actor), "ledger.entry_reversed").target("ledger_entry", entry_id),
+        )?;
+        Ok(out)
+    })
+}
+
+/// (id, title) of every priority, for naming funds on ledger pages.
+pub fn priority_names(conn: &mut DbConn) -> Result<Vec<(i64, String)>, ServiceError> {
+    use crate::db::schema::funding_priorities;
+    Ok(funding_priorities::table
+        .order(funding_priorities::position)
+        .select((funding_priorities::id, funding_priorities::title))
+        .load(conn)?)
 }
 
 pub const PAGE_SIZE: i64 = 50;
@@ -287,6 +648,7 @@ pub fn list_entries(
 
 /// Every entry as CSV for the accountant, cells neutralised against formulas.
 pub fn export_csv(conn: &mut DbConn) -> Result<String, ServiceError> {
+    let base = base_currency(conn)?;
     let rows: Vec<LedgerEntry> =
         ledger_entries::table.order(ledger_entries::id).select(LedgerEntry::as_select()).load(conn)?;
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -303,6 +665,10 @@ pub fn export_csv(conn: &mut DbConn) -> Result<String, ServiceError> {
         "invoice_id",
         "payment_id",
         "reverses_entry_id",
+        "transfer_of_entry_id",
+        "priority_id",
+        "allocation_id",
+        "disbursement_id",
         "memo",
     ])
     .map_err(fail)?;
@@ -314,12 +680,16 @@ pub fn export_csv(conn: &mut DbConn) -> Result<String, ServiceError> {
             e.kind,
             crate::money::plain(e.amount_minor, &e.currency),
             e.currency.clone(),
-            crate::money::plain(e.base_amount_minor, &e.currency),
+            crate::money::plain(e.base_amount_minor, &base),
             e.exchange_rate,
             opt(e.member_id),
             opt(e.invoice_id),
             opt(e.payment_id),
             opt(e.reverses_entry_id),
+            opt(e.transfer_of_entry_id),
+            opt(e.priority_id),
+            opt(e.allocation_id),
+            opt(e.disbursement_id),
             e.memo,
         ];
         out.write_record(record.iter().map(|v| crate::domain::csv_cell(v))).map_err(fail)?;

@@ -1,0 +1,15 @@
+DELETE FROM settings WHERE key IN ('disbursement_approvals', 'disbursement_second_approval_above');
+DROP TRIGGER ledger_entries_append_only ON ledger_entries;
+DROP FUNCTION ledger_entries_append_only();
+ALTER TABLE ledger_entries DROP COLUMN transfer_of_entry_id;
+ALTER TABLE ledger_entries DROP COLUMN disbursement_id;
+ALTER TABLE ledger_entries DROP COLUMN allocation_id;
+ALTER TABLE ledger_entries DROP COLUMN priority_id;
+DROP TABLE disbursement_approvals;
+DROP TABLE disbursements;
+DROP TABLE allocations;
+DROP TABLE initiative_steps;
+DROP TABLE initiatives;
+DROP TABLE budget_lines;
+DROP TABLE budgets;
+DROP TABLE exchange_rates;
