@@ -19,9 +19,7 @@ use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
-use crate::{
-    accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, openapi, treasury,
-};
+use crate::{accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, openapi, treasury};
 
 /// Every route of the application, each with the access it declares.
 pub fn router() -> Router {

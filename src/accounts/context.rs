@@ -50,8 +50,12 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     links.push(("My organization", "/my-organization", has(&[Role::MemberRep])));
     links.push(("Members", "/members", has(&[Role::Treasurer, Role::Council, Role::Admin])));
     links.push(("Dues", "/invoices", has(&[Role::Treasurer, Role::Council, Role::Admin, Role::MemberRep])));
+    links.push(("Treasury", "/treasury", has(&[Role::Treasurer, Role::Council])));
+    links.push(("Budgets", "/budgets", has(&[Role::Treasurer, Role::Council])));
+    links.push(("Disbursements", "/disbursements", has(&[Role::Treasurer, Role::Council])));
     links.push(("Ledger", "/ledger", has(&[Role::Treasurer, Role::Council])));
     links.push(("Funding priorities", "/priorities", true));
+    links.push(("Initiatives", "/initiatives", true));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
     links.push(("Mail", "/admin/mail", has(&[Role::Admin])));

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::model::Disbursement;
-use super::service::{self, DisbursementDetail, DisbursementFilter, DisbursementRow, RequestInput};
+use super::service::{self, ApprovalRule, DisbursementDetail, DisbursementFilter, DisbursementRow, RequestInput};
 use crate::accounts::ApiUser;
 use crate::db::Db;
 use crate::web::AppError;
@@ -30,9 +30,14 @@ pub struct DisbursementPage {
 /// Disbursements, newest first.
 #[utoipa::path(get, path = "/api/v1/disbursements", tag = "funding", params(DisbursementQuery), security(("bearer" = [])),
     responses((status = 200, body = DisbursementPage)))]
-pub async fn list(_user: ApiUser, db: web::Data<Db>, query: web::Query<DisbursementQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    _user: ApiUser,
+    db: web::Data<Db>,
+    query: web::Query<DisbursementQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
-    let filter = DisbursementFilter { status: q.status, initiative_id: q.initiative_id, page: q.page.unwrap_or(1).max(1) };
+    let filter =
+        DisbursementFilter { status: q.status, initiative_id: q.initiative_id, page: q.page.unwrap_or(1).max(1) };
     let page = filter.page;
     let (items, total) = db.run(move |conn| service::list(conn, &filter)).await?;
     Ok(HttpResponse::Ok().json(DisbursementPage { items, page, per_page: service::PAGE_SIZE, total }))
@@ -130,4 +135,32 @@ pub async fn pay(
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, paid_on) = (user.0.user_id, id.into_inner(), body.into_inner().paid_on);
     Ok(HttpResponse::Ok().json(db.run(move |conn| service::pay(conn, actor, id, &paid_on)).await?))
+}
+
+/// How many approvals a disbursement request needs.
+#[utoipa::path(get, path = "/api/v1/disbursements/approval-rule", tag = "funding", security(("bearer" = [])),
+    responses((status = 200, body = ApprovalRule)))]
+pub async fn rule(_user: ApiUser, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(db.run(service::approval_rule).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    /// 1 to 5.
+    pub approvals: i32,
+    /// A decimal string in the base currency: requests above it need at least two approvers.
+    pub second_approval_above: String,
+}
+
+/// Changes how many approvals a request needs (council or admins). Applies to new requests.
+#[utoipa::path(put, path = "/api/v1/disbursements/approval-rule", tag = "funding", request_body = RuleBody,
+    security(("bearer" = [])),
+    responses((status = 200, body = ApprovalRule), (status = 422, body = crate::web::error::ProblemSchema)))]
+pub async fn set_rule(user: ApiUser, db: web::Data<Db>, body: web::Json<RuleBody>) -> Result<HttpResponse, AppError> {
+    let (actor, b) = (user.0.user_id, body.into_inner());
+    let rule = db
+        .run(move |conn| service::set_approval_rule(conn, actor, &b.approvals.to_string(), &b.second_approval_above))
+        .await?;
+    Ok(HttpResponse::Ok().json(rule))
 }

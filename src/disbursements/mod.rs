@@ -12,13 +12,19 @@ use crate::accounts::{Access, Role, Router};
 pub fn routes(r: &mut Router) {
     const TREASURER: Access = Access::Roles(&[Role::Treasurer]);
     const FUNDING: Access = Access::Roles(&[Role::Treasurer, Role::Council]);
+    // The rule that checks the treasurer's payments is set by the council or an admin, not the treasurer.
+    const RULE_SETTERS: Access = Access::Roles(&[Role::Council, Role::Admin]);
     r.get("/disbursements", FUNDING, pages::list)
+        .get("/disbursements/approval-rule", RULE_SETTERS, pages::rule_form)
+        .post("/disbursements/approval-rule", RULE_SETTERS, pages::save_rule)
         .get("/disbursements/new", FUNDING, pages::new_form)
         .post("/disbursements/new", FUNDING, pages::create)
         .get("/disbursements/{id}", FUNDING, pages::show)
         .post("/disbursements/{id}/approve", FUNDING, pages::approve)
         .post("/disbursements/{id}/reject", FUNDING, pages::reject)
         .post("/disbursements/{id}/pay", TREASURER, pages::pay)
+        .get("/api/v1/disbursements/approval-rule", Access::SignedIn, api::rule)
+        .put("/api/v1/disbursements/approval-rule", RULE_SETTERS, api::set_rule)
         .get("/api/v1/disbursements", FUNDING, api::list)
         .post("/api/v1/disbursements", FUNDING, api::create)
         .get("/api/v1/disbursements/{id}", FUNDING, api::get)

@@ -19,6 +19,8 @@ use crate::web::{render, render_status, AppError, Layout};
 #[template(path = "disbursements/list.html")]
 struct ListPage {
     layout: Layout,
+    rule: String,
+    can_set_rule: bool,
     rows: Vec<DisbursementRow>,
     status: String,
     initiative: String,
@@ -37,11 +39,22 @@ pub struct ListQuery {
 
 pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
-    let filter = DisbursementFilter { status: q.status.clone(), initiative_id: q.initiative, page: q.page.unwrap_or(1).max(1) };
+    let filter =
+        DisbursementFilter { status: q.status.clone(), initiative_id: q.initiative, page: q.page.unwrap_or(1).max(1) };
     let f = filter.clone();
-    let (rows, total) = db.run(move |conn| service::list(conn, &f)).await?;
+    let ((rows, total), rule, base) = db
+        .run(move |conn| {
+            Ok::<_, ServiceError>((
+                service::list(conn, &f)?,
+                service::approval_rule(conn)?,
+                crate::ledger::service::base_currency(conn)?,
+            ))
+        })
+        .await?;
     render(&ListPage {
         layout: ctx.layout("Disbursements"),
+        rule: describe_rule(&rule, &base),
+        can_set_rule: ctx.user()?.has_any(&[Role::Council, Role::Admin]),
         rows,
         status: q.status,
         initiative: q.initiative.map(|i| i.to_string()).unwrap_or_default(),
@@ -84,8 +97,10 @@ async fn new_page(
     let (initiative, allocations, currency) = db
         .run(move |conn| {
             let initiative = funding::find_initiative(conn, initiative_id)?;
-            let allocations =
-                funding::list_allocations(conn, &AllocationFilter { initiative_id: Some(initiative_id), ..Default::default() })?;
+            let allocations = funding::list_allocations(
+                conn,
+                &AllocationFilter { initiative_id: Some(initiative_id), ..Default::default() },
+            )?;
             Ok::<_, ServiceError>((initiative, allocations, crate::ledger::service::base_currency(conn)?))
         })
         .await?;
@@ -103,7 +118,11 @@ async fn new_page(
     })
 }
 
-pub async fn new_form(ctx: PageContext, db: web::Data<Db>, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn new_form(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
     render(&new_page(&ctx, &db, query.initiative, RequestInput::default(), FormErrors::default()).await?)
 }
 
@@ -169,7 +188,9 @@ async fn show_page(
     errors: FormErrors,
 ) -> Result<ShowPage, AppError> {
     let (detail, base) = db
-        .run(move |conn| Ok::<_, ServiceError>((service::detail(conn, id)?, crate::ledger::service::base_currency(conn)?)))
+        .run(move |conn| {
+            Ok::<_, ServiceError>((service::detail(conn, id)?, crate::ledger::service::base_currency(conn)?))
+        })
         .await?;
     let user = ctx.user()?;
     let d = &detail.disbursement;
@@ -179,7 +200,10 @@ async fn show_page(
         layout: ctx
             .layout(format!("Disbursement #{} to {}", d.id, d.payee))
             .crumb("Disbursements", "/disbursements")
-            .crumb(detail.allocation.initiative.clone(), format!("/initiatives/{}", detail.allocation.allocation.initiative_id)),
+            .crumb(
+                detail.allocation.initiative.clone(),
+                format!("/initiatives/{}", detail.allocation.allocation.initiative_id),
+            ),
         can_approve: d.status == "requested" && !own_request && !approved_already,
         can_reject: d.is_open(),
         can_pay: d.status == "approved" && user.has_role(Role::Treasurer),
@@ -222,7 +246,12 @@ pub async fn reject(
     let (actor, id, reason) = (ctx.user()?.clone(), id.into_inner(), form.get("reason").to_string());
     let r = reason.clone();
     match db.run(move |conn| service::reject(conn, &actor, id, &r)).await {
-        Ok(d) => Ok(redirect(&format!("/disbursements/{id}"), "success", &format!("The request is {}.", d.status), config.is_https())),
+        Ok(d) => Ok(redirect(
+            &format!("/disbursements/{id}"),
+            "success",
+            &format!("The request is {}.", d.status),
+            config.is_https(),
+        )),
         Err(ServiceError::Validation(errors)) => render_status(
             &show_page(&ctx, &db, id, (String::new(), reason), FormErrors(errors)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -251,6 +280,79 @@ pub async fn pay(
             &show_page(&ctx, &db, id, (paid_on, String::new()), FormErrors(errors)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn describe_rule(rule: &service::ApprovalRule, base: &str) -> String {
+    let people = |n: i32| if n == 1 { "1 approver".to_string() } else { format!("{n} approvers") };
+    if rule.approvals >= 2 {
+        format!("Every request needs {} other than its requester.", people(rule.approvals))
+    } else {
+        format!(
+            "A request needs {} other than its requester, and 2 above {}.",
+            people(rule.approvals),
+            crate::money::format(rule.second_above_minor, base)
+        )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "disbursements/approval_rule.html")]
+struct RulePage {
+    layout: Layout,
+    approvals: String,
+    second_above: String,
+    /// Says which currency the amount is in.
+    hint: String,
+    errors: FormErrors,
+}
+
+pub async fn rule_form(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let (rule, base) = db
+        .run(|conn| {
+            Ok::<_, ServiceError>((service::approval_rule(conn)?, crate::ledger::service::base_currency(conn)?))
+        })
+        .await?;
+    render(&RulePage {
+        layout: ctx.layout("Approval rule").crumb("Disbursements", "/disbursements"),
+        approvals: rule.approvals.to_string(),
+        second_above: crate::money::plain(rule.second_above_minor, &base),
+        hint: format!("An amount in {base}"),
+        errors: FormErrors::default(),
+    })
+}
+
+pub async fn save_rule(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.user()?.user_id;
+    let (approvals, above) =
+        (form.get("disbursement_approvals").to_string(), form.get("disbursement_second_approval_above").to_string());
+    let (a, b) = (approvals.clone(), above.clone());
+    match db.run(move |conn| service::set_approval_rule(conn, actor, &a, &b)).await {
+        Ok(_) => Ok(redirect(
+            "/disbursements",
+            "success",
+            "The approval rule is saved; it applies to new requests.",
+            config.is_https(),
+        )),
+        Err(ServiceError::Validation(errors)) => {
+            let base = db.run(crate::ledger::service::base_currency).await?;
+            render_status(
+                &RulePage {
+                    layout: ctx.layout("Approval rule").crumb("Disbursements", "/disbursements"),
+                    approvals,
+                    second_above: above,
+                    hint: format!("An amount in {base}"),
+                    errors: FormErrors(errors),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -38,8 +38,7 @@ pub const SECOND_ABOVE_KEY: &str = "disbursement_second_approval_above";
 
 pub fn approval_rule(conn: &mut DbConn) -> Result<ApprovalRule, ServiceError> {
     let approvals = settings::get(conn, APPROVALS_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(1);
-    let second_above_minor =
-        settings::get(conn, SECOND_ABOVE_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let second_above_minor = settings::get(conn, SECOND_ABOVE_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     Ok(ApprovalRule { approvals, second_above_minor })
 }
 
@@ -114,7 +113,8 @@ pub fn request(conn: &mut DbConn, actor: i64, input: &RequestInput) -> Result<Di
         errors.push(FieldError::new("payee", "Name who is paid (up to 200 characters)."));
     }
     let currency = if input.currency.trim().is_empty() { base.clone() } else { input.currency.clone() };
-    let currency = crate::money::parse_currency(&currency).map_err(|e| errors.push(FieldError::new("currency", e))).ok();
+    let currency =
+        crate::money::parse_currency(&currency).map_err(|e| errors.push(FieldError::new("currency", e))).ok();
     let amount = currency.as_deref().and_then(|c| domain::parse_money(&input.amount, c, "amount", &mut errors));
     if amount == Some(0) {
         errors.push(FieldError::new("amount", "A disbursement must be more than zero."));
@@ -125,11 +125,13 @@ pub fn request(conn: &mut DbConn, actor: i64, input: &RequestInput) -> Result<Di
     }
     let document_url = input.document_url.trim();
     if !document_url.is_empty()
-        && (document_url.len() > 2000 || url::Url::parse(document_url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true))
+        && (document_url.len() > 2000
+            || url::Url::parse(document_url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true))
     {
         errors.push(FieldError::new("document_url", "Give a link starting with https:// (or leave it empty)."));
     }
-    let (Some(allocation_id), Some(currency), Some(amount), true) = (allocation_id, currency, amount, errors.is_empty())
+    let (Some(allocation_id), Some(currency), Some(amount), true) =
+        (allocation_id, currency, amount, errors.is_empty())
     else {
         return Err(ServiceError::Validation(errors));
     };
@@ -209,10 +211,15 @@ pub fn approve(conn: &mut DbConn, actor: &Identity, id: i64) -> Result<Disbursem
     db::write_transaction(conn, |conn| {
         let d = lock(conn, id)?;
         if d.status != "requested" {
-            return Err(ServiceError::Conflict(format!("This disbursement is {}; only a request is approved.", d.status)));
+            return Err(ServiceError::Conflict(format!(
+                "This disbursement is {}; only a request is approved.",
+                d.status
+            )));
         }
         if d.requested_by == actor.user_id {
-            return Err(ServiceError::Conflict("You requested this disbursement; someone else must approve it.".into()));
+            return Err(ServiceError::Conflict(
+                "You requested this disbursement; someone else must approve it.".into(),
+            ));
         }
         let mine: i64 = disbursement_approvals::table
             .filter(disbursement_approvals::disbursement_id.eq(id))
@@ -254,12 +261,18 @@ pub fn approve(conn: &mut DbConn, actor: &Identity, id: i64) -> Result<Disbursem
 pub fn reject(conn: &mut DbConn, actor: &Identity, id: i64, reason: &str) -> Result<Disbursement, ServiceError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.len() > 2000 {
-        return Err(ServiceError::invalid("reason", "Give the reason (up to 2,000 characters); the requester sees it."));
+        return Err(ServiceError::invalid(
+            "reason",
+            "Give the reason (up to 2,000 characters); the requester sees it.",
+        ));
     }
     db::write_transaction(conn, |conn| {
         let d = lock(conn, id)?;
         if !d.is_open() {
-            return Err(ServiceError::Conflict(format!("This disbursement is {}; it can no longer be turned down.", d.status)));
+            return Err(ServiceError::Conflict(format!(
+                "This disbursement is {}; it can no longer be turned down.",
+                d.status
+            )));
         }
         let status = if d.requested_by == actor.user_id { "cancelled" } else { "rejected" };
         let now = db::now();
@@ -272,11 +285,14 @@ pub fn reject(conn: &mut DbConn, actor: &Identity, id: i64, reason: &str) -> Res
                 disbursements::updated_at.eq(now),
             ))
             .execute(conn)?;
-        audit::record(conn, Event::new(Actor::User(actor.user_id), if status == "cancelled" {
-            "disbursement.cancelled"
-        } else {
-            "disbursement.rejected"
-        }).target("disbursement", id))?;
+        audit::record(
+            conn,
+            Event::new(
+                Actor::User(actor.user_id),
+                if status == "cancelled" { "disbursement.cancelled" } else { "disbursement.rejected" },
+            )
+            .target("disbursement", id),
+        )?;
         find(conn, id)
     })
 }

@@ -28,7 +28,11 @@ pub struct BudgetQuery {
 /// Budget, allocated and spent per priority and line item for a fiscal year.
 #[utoipa::path(get, path = "/api/v1/budgets", tag = "funding", params(BudgetQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<BudgetUse>), (status = 404, body = crate::web::error::ProblemSchema)))]
-pub async fn budgets(_user: ApiUser, db: web::Data<Db>, query: web::Query<BudgetQuery>) -> Result<HttpResponse, AppError> {
+pub async fn budgets(
+    _user: ApiUser,
+    db: web::Data<Db>,
+    query: web::Query<BudgetQuery>,
+) -> Result<HttpResponse, AppError> {
     let year = query.fiscal_year_id;
     let rows = db
         .run(move |conn| {
@@ -70,7 +74,8 @@ pub async fn set_budget(
     body: web::Json<BudgetBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, (year, priority), body) = (user.0.user_id, path.into_inner(), body.into_inner());
-    let input = BudgetInput { amount: body.amount, lines: body.lines.into_iter().map(|l| (l.label, l.amount)).collect() };
+    let input =
+        BudgetInput { amount: body.amount, lines: body.lines.into_iter().map(|l| (l.label, l.amount)).collect() };
     let budget = db.run(move |conn| service::set_budget(conn, actor, year, priority, &input)).await?;
     Ok(HttpResponse::Ok().json(budget))
 }

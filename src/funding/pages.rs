@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 use super::model::{FundingPriority, PriorityWithOutcomes};
 use super::service::{
-    self, AllocationInput, BudgetInput, BudgetUse, InitiativeDetail, InitiativeFilter, InitiativeInput,
-    PriorityInput,
+    self, AllocationInput, BudgetInput, BudgetUse, InitiativeDetail, InitiativeFilter, InitiativeInput, PriorityInput,
 };
 use crate::accounts::{PageContext, Role};
 use crate::config::Config;
@@ -36,9 +35,8 @@ struct PrioritiesPage {
 
 pub async fn priorities(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let can_edit = service::manages_funding(ctx.identity.as_ref());
-    let (priorities, all) = db
-        .run(|conn| Ok::<_, ServiceError>((service::list_priorities(conn)?, service::all_priorities(conn)?)))
-        .await?;
+    let (priorities, all) =
+        db.run(|conn| Ok::<_, ServiceError>((service::list_priorities(conn)?, service::all_priorities(conn)?))).await?;
     let retired = if can_edit { all.into_iter().filter(|p| !p.active).collect() } else { Vec::new() };
     render(&PrioritiesPage { layout: ctx.layout("Funding priorities"), priorities, retired, can_edit })
 }
@@ -155,7 +153,11 @@ fn pick_year(conn: &mut crate::db::DbConn, asked: Option<i64>) -> Result<Option<
     }
 }
 
-pub async fn budgets(ctx: PageContext, db: web::Data<Db>, query: web::Query<YearQuery>) -> Result<HttpResponse, AppError> {
+pub async fn budgets(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse, AppError> {
     let asked = query.year;
     let (years, year, rows, currency) = db
         .run(move |conn| {
@@ -228,7 +230,10 @@ async fn budget_page(
                 .unwrap_or_default();
             let lines = use_
                 .map(|u| {
-                    u.lines.iter().map(|l| (l.line.label.clone(), crate::money::plain(l.line.amount_minor, &currency))).collect()
+                    u.lines
+                        .iter()
+                        .map(|l| (l.line.label.clone(), crate::money::plain(l.line.amount_minor, &currency)))
+                        .collect()
                 })
                 .unwrap_or_default();
             (amount, lines)
@@ -248,7 +253,11 @@ async fn budget_page(
     })
 }
 
-pub async fn edit_budget(ctx: PageContext, db: web::Data<Db>, path: web::Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn edit_budget(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
     let (year, priority) = path.into_inner();
     render(&budget_page(&ctx, &db, year, priority, None, FormErrors::default()).await?)
 }
@@ -313,12 +322,16 @@ pub async fn initiatives(
     query: web::Query<InitiativeQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
-    let filter = InitiativeFilter { status: q.status.clone(), priority_id: q.priority, page: q.page.unwrap_or(1).max(1) };
+    let filter =
+        InitiativeFilter { status: q.status.clone(), priority_id: q.priority, page: q.page.unwrap_or(1).max(1) };
     let viewer = ctx.identity.clone();
     let f = filter.clone();
     let ((rows, total), priorities) = db
         .run(move |conn| {
-            Ok::<_, ServiceError>((service::list_initiatives(conn, viewer.as_ref(), &f)?, service::all_priorities(conn)?))
+            Ok::<_, ServiceError>((
+                service::list_initiatives(conn, viewer.as_ref(), &f)?,
+                service::all_priorities(conn)?,
+            ))
         })
         .await?;
     render(&InitiativesPage {
@@ -357,7 +370,13 @@ async fn initiative_form(
         Some(id) => ("Edit initiative".to_string(), format!("/initiatives/{id}/edit")),
         None => ("Propose an initiative".to_string(), "/initiatives/new".to_string()),
     };
-    Ok(InitiativeFormPage { layout: ctx.layout(title).crumb("Initiatives", "/initiatives"), action, priorities, input, errors })
+    Ok(InitiativeFormPage {
+        layout: ctx.layout(title).crumb("Initiatives", "/initiatives"),
+        action,
+        priorities,
+        input,
+        errors,
+    })
 }
 
 fn initiative_input(form: &FormFields) -> InitiativeInput {
@@ -392,14 +411,19 @@ pub async fn create_initiative(
             "The initiative is proposed; the council approves it.",
             config.is_https(),
         )),
-        Err(ServiceError::Validation(errors)) => {
-            render_status(&initiative_form(&ctx, &db, None, input, FormErrors(errors)).await?, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(ServiceError::Validation(errors)) => render_status(
+            &initiative_form(&ctx, &db, None, input, FormErrors(errors)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(other) => Err(other.into()),
     }
 }
 
-pub async fn edit_initiative(ctx: PageContext, db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn edit_initiative(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let i = db.run(move |conn| service::find_initiative(conn, id)).await?;
     let input = InitiativeInput {
@@ -547,9 +571,10 @@ pub async fn allocate(
             &format!("{} allocated.", money(a.amount_minor, &a.currency)),
             config.is_https(),
         )),
-        Err(ServiceError::Validation(errors)) => {
-            render_status(&initiative_page(&ctx, &db, id, input, FormErrors(errors)).await?, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(ServiceError::Validation(errors)) => render_status(
+            &initiative_page(&ctx, &db, id, input, FormErrors(errors)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(other) => Err(other.into()),
     }
 }

@@ -14,8 +14,8 @@ use super::model::{
 use crate::accounts::{Identity, Role};
 use crate::audit::{self, Actor, Event};
 use crate::db::schema::{
-    allocations, budget_lines, budgets, disbursements, fiscal_years, funding_priorities, initiative_steps,
-    initiatives, key_outcomes, ledger_entries, users,
+    allocations, budget_lines, budgets, disbursements, fiscal_years, funding_priorities, initiative_steps, initiatives,
+    key_outcomes, ledger_entries, users,
 };
 use crate::db::{self, DbConn};
 use crate::domain::{self, FieldError, ServiceError};
@@ -182,7 +182,10 @@ pub fn update_priority(
 fn writable_year(conn: &mut DbConn, year_id: i64) -> Result<FiscalYear, ServiceError> {
     let year = crate::ledger::service::find_year(conn, year_id)?;
     if year.status == "closed" {
-        return Err(ServiceError::Conflict(format!("{} is closed; its budgets and allocations stay as they are.", year.label)));
+        return Err(ServiceError::Conflict(format!(
+            "{} is closed; its budgets and allocations stay as they are.",
+            year.label
+        )));
     }
     Ok(year)
 }
@@ -477,12 +480,14 @@ fn check_initiative(conn: &mut DbConn, input: &InitiativeInput) -> Result<Checke
     let mut errors = Vec::new();
     let priority_id = input.priority_id.trim().parse::<i64>().ok();
     let priority_ok = match priority_id {
-        Some(id) => funding_priorities::table
-            .filter(funding_priorities::id.eq(id))
-            .filter(funding_priorities::active.eq(true))
-            .count()
-            .get_result::<i64>(conn)?
-            > 0,
+        Some(id) => {
+            funding_priorities::table
+                .filter(funding_priorities::id.eq(id))
+                .filter(funding_priorities::active.eq(true))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0
+        }
         None => false,
     };
     if !priority_ok {
@@ -496,13 +501,20 @@ fn check_initiative(conn: &mut DbConn, input: &InitiativeInput) -> Result<Checke
     }
     let subprojects: Vec<&str> = input.subprojects.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     if subprojects.iter().any(|s| s.len() > 100) || subprojects.len() > 20 {
-        errors.push(FieldError::new("subprojects", "List up to 20 subprojects, comma-separated, each under 100 characters."));
+        errors.push(FieldError::new(
+            "subprojects",
+            "List up to 20 subprojects, comma-separated, each under 100 characters.",
+        ));
     }
     if input.lead.trim().len() > 200 {
         errors.push(FieldError::new("lead", "Keep the lead's name under 200 characters."));
     }
     let optional_date = |raw: &str, field: &str, errors: &mut Vec<FieldError>| {
-        if raw.trim().is_empty() { None } else { domain::parse_date(raw, field, errors) }
+        if raw.trim().is_empty() {
+            None
+        } else {
+            domain::parse_date(raw, field, errors)
+        }
     };
     let starts_on = optional_date(&input.starts_on, "starts_on", &mut errors);
     let ends_on = optional_date(&input.ends_on, "ends_on", &mut errors);
@@ -596,7 +608,11 @@ pub const TRANSITIONS: &[(&str, &str, &[Role])] = &[
 
 /// The statuses `viewer` may move an initiative in `status` to.
 pub fn next_statuses(viewer: &Identity, status: &str) -> Vec<&'static str> {
-    TRANSITIONS.iter().filter(|(from, _, roles)| *from == status && viewer.has_any(roles)).map(|(_, to, _)| *to).collect()
+    TRANSITIONS
+        .iter()
+        .filter(|(from, _, roles)| *from == status && viewer.has_any(roles))
+        .map(|(_, to, _)| *to)
+        .collect()
 }
 
 /// Moves an initiative one step, recording who and when. Approval is the council's.
@@ -728,7 +744,11 @@ pub struct InitiativeDetail {
 }
 
 /// One initiative as the viewer may see it: a proposal or cancelled one is "not found" to others.
-pub fn initiative_detail(conn: &mut DbConn, viewer: Option<&Identity>, id: i64) -> Result<InitiativeDetail, ServiceError> {
+pub fn initiative_detail(
+    conn: &mut DbConn,
+    viewer: Option<&Identity>,
+    id: i64,
+) -> Result<InitiativeDetail, ServiceError> {
     let initiative = find_initiative(conn, id)?;
     if !initiative.is_public() && !manages_funding(viewer) {
         return Err(ServiceError::NotFound("initiative"));
@@ -841,9 +861,7 @@ fn check_within_budget(
     amount: i64,
     replacing: Option<&Allocation>,
 ) -> Result<(), ServiceError> {
-    let others = |sum: i64, same_line: bool| {
-        sum - replacing.filter(|_| same_line).map(|a| a.amount_minor).unwrap_or(0)
-    };
+    let others = |sum: i64, same_line: bool| sum - replacing.filter(|_| same_line).map(|a| a.amount_minor).unwrap_or(0);
     let allocated = others(allocated_sum(conn, budget.id, None)?, true);
     if allocated + amount > budget.amount_minor {
         return Err(ServiceError::invalid(
@@ -991,7 +1009,9 @@ pub fn change_allocation(
         let budget = lock_budget(conn, current.budget_id)?;
         writable_year(conn, budget.fiscal_year_id)?;
         // Hold the allocation too, so no disbursement request slips in between the check and the change.
-        diesel::update(allocations::table.find(allocation_id)).set(allocations::updated_at.eq(db::now())).execute(conn)?;
+        diesel::update(allocations::table.find(allocation_id))
+            .set(allocations::updated_at.eq(db::now()))
+            .execute(conn)?;
         let committed = committed_minor(conn, allocation_id)?;
         if amount < committed {
             return Err(ServiceError::invalid(

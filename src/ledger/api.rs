@@ -36,7 +36,11 @@ pub struct EntryPage {
 /// Ledger entries, newest first.
 #[utoipa::path(get, path = "/api/v1/ledger/entries", tag = "ledger", params(EntryQuery), security(("bearer" = [])),
     responses((status = 200, body = EntryPage)))]
-pub async fn entries(_user: ApiUser, db: web::Data<Db>, query: web::Query<EntryQuery>) -> Result<HttpResponse, AppError> {
+pub async fn entries(
+    _user: ApiUser,
+    db: web::Data<Db>,
+    query: web::Query<EntryQuery>,
+) -> Result<HttpResponse, AppError> {
     let (year, page) = (query.fiscal_year_id, query.page.unwrap_or(1).max(1));
     let (items, total) = db.run(move |conn| service::list_entries(conn, year, page)).await?;
     Ok(HttpResponse::Ok().json(EntryPage { items, page, per_page: service::PAGE_SIZE, total }))
@@ -62,7 +66,11 @@ pub struct Balances {
 /// Overall, per fiscal year and per fund.
 #[utoipa::path(get, path = "/api/v1/ledger/balances", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
     responses((status = 200, body = Balances)))]
-pub async fn balances(_user: ApiUser, db: web::Data<Db>, query: web::Query<BalanceQuery>) -> Result<HttpResponse, AppError> {
+pub async fn balances(
+    _user: ApiUser,
+    db: web::Data<Db>,
+    query: web::Query<BalanceQuery>,
+) -> Result<HttpResponse, AppError> {
     let year = query.fiscal_year_id;
     let balances = db
         .run(move |conn| {
@@ -101,7 +109,11 @@ pub struct AdjustmentBody {
 #[utoipa::path(post, path = "/api/v1/ledger/adjustments", tag = "ledger", request_body = AdjustmentBody, security(("bearer" = [])),
     responses((status = 201, body = LedgerEntry), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn adjust(user: ApiUser, db: web::Data<Db>, body: web::Json<AdjustmentBody>) -> Result<HttpResponse, AppError> {
+pub async fn adjust(
+    user: ApiUser,
+    db: web::Data<Db>,
+    body: web::Json<AdjustmentBody>,
+) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
     let input = AdjustmentInput {
         entry_date: b.entry_date,
@@ -130,7 +142,11 @@ pub struct TransferBody {
 #[utoipa::path(post, path = "/api/v1/ledger/transfers", tag = "ledger", request_body = TransferBody, security(("bearer" = [])),
     responses((status = 201, body = Vec<LedgerEntry>), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn transfer(user: ApiUser, db: web::Data<Db>, body: web::Json<TransferBody>) -> Result<HttpResponse, AppError> {
+pub async fn transfer(
+    user: ApiUser,
+    db: web::Data<Db>,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
     let input = TransferInput {
         entry_date: b.entry_date,
@@ -187,7 +203,11 @@ pub struct RateBody {
 /// Records an exchange rate (treasurer).
 #[utoipa::path(post, path = "/api/v1/exchange-rates", tag = "ledger", request_body = RateBody, security(("bearer" = [])),
     responses((status = 201, body = ExchangeRate), (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn record_rate(user: ApiUser, db: web::Data<Db>, body: web::Json<RateBody>) -> Result<HttpResponse, AppError> {
+pub async fn record_rate(
+    user: ApiUser,
+    db: web::Data<Db>,
+    body: web::Json<RateBody>,
+) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
     let rate = db.run(move |conn| rates::record(conn, actor, &b.currency, &b.effective_on, &b.rate)).await?;
     Ok(HttpResponse::Created().json(rate))

@@ -120,10 +120,18 @@ impl LedgerPage {
     }
 
     fn error(&self, form: &str, field: &str) -> Option<&str> {
-        if self.errors_for == form { self.errors.get(field) } else { None }
+        if self.errors_for == form {
+            self.errors.get(field)
+        } else {
+            None
+        }
     }
 
-    fn selected_priority(&self, value: impl std::borrow::Borrow<Option<i64>>, id: impl std::borrow::Borrow<i64>) -> bool {
+    fn selected_priority(
+        &self,
+        value: impl std::borrow::Borrow<Option<i64>>,
+        id: impl std::borrow::Borrow<i64>,
+    ) -> bool {
         *value.borrow() == Some(*id.borrow())
     }
 }
@@ -215,7 +223,9 @@ pub async fn adjust(
     };
     let i = input.clone();
     match db.run(move |conn| service::post_adjustment(conn, actor, &i)).await {
-        Ok(e) => Ok(redirect("/ledger", "success", &format!("Adjustment of {} posted.", e.amount()), config.is_https())),
+        Ok(e) => {
+            Ok(redirect("/ledger", "success", &format!("Adjustment of {} posted.", e.amount()), config.is_https()))
+        }
         Err(e) => form_failed(&ctx, &db, e, (input, TransferInput::default()), "adjustment").await,
     }
 }
@@ -281,9 +291,8 @@ async fn rates_page(
     form: (String, String, String),
     errors: FormErrors,
 ) -> Result<RatesPage, AppError> {
-    let (rates, base) = db
-        .run(|conn| Ok::<_, ServiceError>((rates::list(conn)?, service::base_currency(conn)?)))
-        .await?;
+    let (rates, base) =
+        db.run(|conn| Ok::<_, ServiceError>((rates::list(conn)?, service::base_currency(conn)?))).await?;
     Ok(RatesPage {
         layout: ctx.layout("Exchange rates").crumb("Ledger", "/ledger"),
         rates,
@@ -307,8 +316,7 @@ pub async fn record_rate(
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.user()?.user_id;
-    let values =
-        (form.get("currency").to_string(), form.get("effective_on").to_string(), form.get("rate").to_string());
+    let values = (form.get("currency").to_string(), form.get("effective_on").to_string(), form.get("rate").to_string());
     let v = values.clone();
     match db.run(move |conn| rates::record(conn, actor, &v.0, &v.1, &v.2)).await {
         Ok(r) => Ok(redirect(

@@ -85,7 +85,11 @@ impl std::fmt::Display for Rate {
 }
 
 /// The rate for `currency` in force on `date` (the newest on or before it), if any.
-pub fn rate_on(conn: &mut DbConn, currency: &str, date: NaiveDate) -> Result<Option<(Rate, ExchangeRate)>, ServiceError> {
+pub fn rate_on(
+    conn: &mut DbConn,
+    currency: &str,
+    date: NaiveDate,
+) -> Result<Option<(Rate, ExchangeRate)>, ServiceError> {
     let row: Option<ExchangeRate> = exchange_rates::table
         .filter(exchange_rates::currency.eq(currency))
         .filter(exchange_rates::effective_on.le(date))

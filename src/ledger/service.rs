@@ -309,8 +309,7 @@ fn entry_sums(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<EntrySums>,
         ))
         .load(conn)?;
     // A reversal's original may lie in another year: look those up too.
-    let missing: Vec<i64> =
-        rows.iter().filter_map(|r| r.5).filter(|id| !rows.iter().any(|o| o.0 == *id)).collect();
+    let missing: Vec<i64> = rows.iter().filter_map(|r| r.5).filter(|id| !rows.iter().any(|o| o.0 == *id)).collect();
     let originals: Vec<(i64, String, Option<i64>, i64)> = if missing.is_empty() {
         Vec::new()
     } else {
@@ -452,7 +451,8 @@ pub fn post_adjustment(conn: &mut DbConn, actor: i64, input: &AdjustmentInput) -
     };
     let base = base_currency(conn)?;
     let currency = if input.currency.trim().is_empty() { base } else { input.currency.trim().to_ascii_uppercase() };
-    let currency = crate::money::parse_currency(&currency).map_err(|e| errors.push(FieldError::new("currency", e))).ok();
+    let currency =
+        crate::money::parse_currency(&currency).map_err(|e| errors.push(FieldError::new("currency", e))).ok();
     let amount = currency.as_deref().and_then(|c| domain::parse_money(&input.amount, c, "amount", &mut errors));
     if amount == Some(0) {
         errors.push(FieldError::new("amount", "An adjustment must be more than zero."));
@@ -511,7 +511,11 @@ pub struct TransferInput {
 }
 
 /// Posts a transfer as two entries that sum to zero (treasurer), in the base currency.
-pub fn post_transfer(conn: &mut DbConn, actor: i64, input: &TransferInput) -> Result<(LedgerEntry, LedgerEntry), ServiceError> {
+pub fn post_transfer(
+    conn: &mut DbConn,
+    actor: i64,
+    input: &TransferInput,
+) -> Result<(LedgerEntry, LedgerEntry), ServiceError> {
     let mut errors = Vec::new();
     let base = base_currency(conn)?;
     let date = domain::parse_date(&input.entry_date, "entry_date", &mut errors);
@@ -605,10 +609,7 @@ pub fn reverse_entry(
         for id in legs {
             out.push(reverse(conn, id, date, memo, Some(actor))?);
         }
-        audit::record(
-            conn,
-            Event::new(Actor::User(actor), "ledger.entry_reversed").target("ledger_entry", entry_id),
-        )?;
+        audit::record(conn, Event::new(Actor::User(actor), "ledger.entry_reversed").target("ledger_entry", entry_id))?;
         Ok(out)
     })
 }

@@ -41,6 +41,8 @@ struct DashboardPage {
     month_width: i64,
     budgets: Vec<BudgetBar>,
     budget_height: i64,
+    /// Whether any priority has a budget for the year.
+    has_budgets: bool,
     can_act: bool,
 }
 
@@ -59,7 +61,9 @@ impl DashboardPage {
         let Some(d) = &self.d else { return String::new() };
         match *id.borrow() {
             None => "General fund".into(),
-            Some(id) => d.budgets.iter().find(|b| b.priority.id == id).map(|b| b.priority.title.clone()).unwrap_or_default(),
+            Some(id) => {
+                d.budgets.iter().find(|b| b.priority.id == id).map(|b| b.priority.title.clone()).unwrap_or_default()
+            }
         }
     }
 }
@@ -132,8 +136,10 @@ pub async fn dashboard(
     let d = db.run(move |conn| service::dashboard(conn, &viewer, year)).await?;
     let months = d.as_ref().map(month_bars).unwrap_or_default();
     let budgets = d.as_ref().map(budget_bars).unwrap_or_default();
+    let has_budgets = d.as_ref().is_some_and(|d| d.budgets.iter().any(|b| b.budget.is_some()));
     render(&DashboardPage {
         layout: ctx.layout("Treasury"),
+        has_budgets,
         month_width: 40 + months.len() as i64 * 40 + 10,
         budget_height: 10 + budgets.len() as i64 * 46,
         months,

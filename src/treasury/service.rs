@@ -50,7 +50,11 @@ fn default_year(conn: &mut DbConn, years: &[FiscalYear]) -> Result<Option<Fiscal
 }
 
 /// The dashboard for `year_id` (or the current year); `None` when there is no fiscal year yet.
-pub fn dashboard(conn: &mut DbConn, viewer: &Identity, year_id: Option<i64>) -> Result<Option<Dashboard>, ServiceError> {
+pub fn dashboard(
+    conn: &mut DbConn,
+    viewer: &Identity,
+    year_id: Option<i64>,
+) -> Result<Option<Dashboard>, ServiceError> {
     let years = ledger::list_years(conn)?;
     let year = match year_id {
         Some(id) => Some(ledger::find_year(conn, id)?),

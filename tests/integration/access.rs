@@ -21,6 +21,9 @@ const TREASURER: May = Only(&[Role::Treasurer]);
 /// Representatives pass the route's check; the service then limits them to their own organization.
 const WITH_REPS: May = Only(&[Role::Treasurer, Role::Council, Role::Admin, Role::MemberRep]);
 const EDITORS: May = Only(&[Role::Treasurer, Role::MemberRep]);
+/// The treasurer and the council: the funding picture.
+const FUNDING: May = Only(&[Role::Treasurer, Role::Council]);
+const RULE_SETTERS: May = Only(&[Role::Council, Role::Admin]);
 
 const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/healthz", Anyone),
@@ -101,7 +104,7 @@ const TABLE: &[(&str, &str, May)] = &[
     ("PATCH", "/api/v1/members/{id}", EDITORS),
     ("GET", "/api/v1/tiers", SignedIn),
     ("POST", "/api/v1/tiers", TREASURER),
-    ("GET", "/fiscal-years", Only(&[Role::Treasurer, Role::Council])),
+    ("GET", "/fiscal-years", FUNDING),
     ("POST", "/fiscal-years", TREASURER),
     ("POST", "/fiscal-years/{id}/status", TREASURER),
     ("GET", "/ledger", Only(&[Role::Treasurer, Role::Council])),
@@ -117,6 +120,63 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/api/v1/invoices", WITH_REPS),
     ("GET", "/api/v1/invoices/{id}", WITH_REPS),
     ("POST", "/api/v1/invoices/{id}/payments", TREASURER),
+    ("POST", "/ledger/adjustments", TREASURER),
+    ("POST", "/ledger/transfers", TREASURER),
+    ("POST", "/ledger/{id}/reverse", TREASURER),
+    ("GET", "/exchange-rates", FUNDING),
+    ("POST", "/exchange-rates", TREASURER),
+    ("GET", "/api/v1/fiscal-years", FUNDING),
+    ("GET", "/api/v1/ledger/entries", FUNDING),
+    ("GET", "/api/v1/ledger/balances", FUNDING),
+    ("POST", "/api/v1/ledger/adjustments", TREASURER),
+    ("POST", "/api/v1/ledger/transfers", TREASURER),
+    ("POST", "/api/v1/ledger/entries/{id}/reverse", TREASURER),
+    ("GET", "/api/v1/exchange-rates", FUNDING),
+    ("POST", "/api/v1/exchange-rates", TREASURER),
+    ("GET", "/priorities/{id}/edit", FUNDING),
+    ("POST", "/priorities/{id}/edit", FUNDING),
+    ("GET", "/budgets", FUNDING),
+    ("GET", "/budgets/{year}/{priority}", TREASURER),
+    ("POST", "/budgets/{year}/{priority}", TREASURER),
+    ("GET", "/initiatives", Anyone),
+    ("GET", "/initiatives/new", FUNDING),
+    ("POST", "/initiatives/new", FUNDING),
+    ("GET", "/initiatives/{id}", Anyone),
+    ("GET", "/initiatives/{id}/edit", FUNDING),
+    ("POST", "/initiatives/{id}/edit", FUNDING),
+    ("POST", "/initiatives/{id}/status", FUNDING),
+    ("POST", "/initiatives/{id}/allocations", TREASURER),
+    ("POST", "/allocations/{id}", TREASURER),
+    ("GET", "/api/v1/priorities", SignedIn),
+    ("GET", "/api/v1/budgets", FUNDING),
+    ("PUT", "/api/v1/budgets/{fiscal_year_id}/{priority_id}", TREASURER),
+    ("GET", "/api/v1/initiatives", SignedIn),
+    ("POST", "/api/v1/initiatives", FUNDING),
+    ("GET", "/api/v1/initiatives/{id}", SignedIn),
+    ("PUT", "/api/v1/initiatives/{id}", FUNDING),
+    ("POST", "/api/v1/initiatives/{id}/status", FUNDING),
+    ("POST", "/api/v1/initiatives/{id}/allocations", TREASURER),
+    ("GET", "/api/v1/allocations", FUNDING),
+    ("PUT", "/api/v1/allocations/{id}", TREASURER),
+    ("GET", "/disbursements", FUNDING),
+    ("GET", "/disbursements/approval-rule", RULE_SETTERS),
+    ("POST", "/disbursements/approval-rule", RULE_SETTERS),
+    ("GET", "/disbursements/new", FUNDING),
+    ("POST", "/disbursements/new", FUNDING),
+    ("GET", "/disbursements/{id}", FUNDING),
+    ("POST", "/disbursements/{id}/approve", FUNDING),
+    ("POST", "/disbursements/{id}/reject", FUNDING),
+    ("POST", "/disbursements/{id}/pay", TREASURER),
+    ("GET", "/api/v1/disbursements/approval-rule", SignedIn),
+    ("PUT", "/api/v1/disbursements/approval-rule", RULE_SETTERS),
+    ("GET", "/api/v1/disbursements", FUNDING),
+    ("POST", "/api/v1/disbursements", FUNDING),
+    ("GET", "/api/v1/disbursements/{id}", FUNDING),
+    ("POST", "/api/v1/disbursements/{id}/approve", FUNDING),
+    ("POST", "/api/v1/disbursements/{id}/reject", FUNDING),
+    ("POST", "/api/v1/disbursements/{id}/pay", TREASURER),
+    ("GET", "/treasury", FUNDING),
+    ("GET", "/api/v1/treasury", FUNDING),
 ];
 
 #[test]
@@ -218,7 +278,11 @@ backend_tests! {
                 .replace("{name}", stylesheet.trim_start_matches("/static/"))
                 .replace("{token}", "not-a-real-token")
                 .replace("{slug}", "acme")
-                .replace("{id}", &id.to_string());
+                .replace("{id}", &id.to_string())
+                .replace("{year}", &id.to_string())
+                .replace("{priority}", &id.to_string())
+                .replace("{fiscal_year_id}", &id.to_string())
+                .replace("{priority_id}", &id.to_string());
             let api = pattern.starts_with("/api/");
             for caller in CALLERS {
                 let mut req = client.request(method.parse().unwrap(), app.url(&path));

@@ -9,6 +9,7 @@ mod admin;
 mod cli;
 mod db;
 mod dues;
+mod funding;
 mod harness;
 mod health;
 mod mail;
