@@ -108,6 +108,289 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
             },
         )?;
     }
+    seed_funding(conn)?;
+    // FY2025 is over: its books are closed.
+    let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
+    let fy2025: i64 = crate::db::schema::fiscal_years::table
+        .filter(crate::db::schema::fiscal_years::label.eq("FY2025"))
+        .select(crate::db::schema::fiscal_years::id)
+        .first(conn)?;
+    crate::ledger::service::set_year_status(conn, treasurer.user_id, fy2025, "closed")?;
+    Ok(())
+}
+
+/// Initiatives: (priority slug, title, summary, subprojects, lead, final status, FY2025 and FY2026 allocations
+/// in dollars, the FY2026 line item).
+type InitiativeSeed =
+    (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, u32, u32, &'static str);
+
+const INITIATIVES: &[InitiativeSeed] = &[
+    (
+        "contributor-capacity",
+        "Contributor onboarding sprints",
+        "Two-day sprints at community events where newcomers land a first pull request with a maintainer beside them.",
+        "JupyterLab, Notebook",
+        "Priya Natarajan",
+        "completed",
+        30_000,
+        0,
+        "Events",
+    ),
+    (
+        "contributor-capacity",
+        "Mentoring program for new maintainers",
+        "Six-month mentorships that pair regular contributors with maintainers, paid for the mentor's time.",
+        "JupyterLab, Jupyter Server",
+        "Samuel Okafor",
+        "active",
+        40_000,
+        60_000,
+        "Contractor time",
+    ),
+    (
+        "contributor-capacity",
+        "Paid triage and review rotation",
+        "A rotation of paid reviewers so that pull requests from new contributors get a first answer within a week.",
+        "JupyterLab, JupyterHub, Voila",
+        "Lena Fischer",
+        "active",
+        35_000,
+        50_000,
+        "Contractor time",
+    ),
+    (
+        "contributor-capacity",
+        "Community calls and office hours",
+        "Monthly community calls and weekly office hours, with notes published for those who cannot attend.",
+        "All",
+        "Marco Rossi",
+        "approved",
+        0,
+        12_000,
+        "Events",
+    ),
+    (
+        "contributor-capacity",
+        "Translation of the documentation",
+        "Translate the user documentation into Spanish, Portuguese and Japanese with community reviewers.",
+        "Documentation",
+        "Aiko Tanaka",
+        "proposed",
+        0,
+        0,
+        "",
+    ),
+    (
+        "reliability-security",
+        "Test coverage push for core repositories",
+        "Raise line coverage of the core repositories above 85% and keep it there with coverage checks in CI.",
+        "Jupyter Server, nbformat, nbconvert",
+        "Wei Chen",
+        "active",
+        50_000,
+        55_000,
+        "Contractor time",
+    ),
+    (
+        "reliability-security",
+        "Release engineering: a minor release every six weeks",
+        "Automate the release process and fund a release manager so minor releases ship on a fixed rhythm.",
+        "JupyterLab, Notebook",
+        "Fatima Haddad",
+        "active",
+        40_000,
+        45_000,
+        "Contractor time",
+    ),
+    (
+        "reliability-security",
+        "Security response team retainer",
+        "A retainer for a security firm that triages advisories within two days and helps ship fixed releases.",
+        "All",
+        "Jonas Berg",
+        "completed",
+        45_000,
+        0,
+        "",
+    ),
+    (
+        "reliability-security",
+        "Fuzzing of notebook parsers",
+        "Continuous fuzzing of nbformat and the kernel message parsers.",
+        "nbformat, Jupyter Client",
+        "Nadia Petrova",
+        "proposed",
+        0,
+        0,
+        "",
+    ),
+    (
+        "develop-foundation",
+        "Member value study",
+        "Interviews and the semi-annual survey, to learn what members get from membership and what they miss.",
+        "Foundation",
+        "Grace Liu",
+        "active",
+        15_000,
+        20_000,
+        "Research",
+    ),
+    (
+        "develop-foundation",
+        "Accounting and annual audit",
+        "An accounting firm for the books and the yearly independent audit members ask for.",
+        "Foundation",
+        "Tomás Treasurer",
+        "active",
+        25_000,
+        28_000,
+        "Professional services",
+    ),
+    (
+        "develop-foundation",
+        "Conference booth program",
+        "Booths at three industry conferences to recruit members.",
+        "Foundation",
+        "Omar Haddad",
+        "cancelled",
+        0,
+        0,
+        "",
+    ),
+];
+
+/// Budgets: (priority slug, FY2025 and FY2026 envelopes in dollars, line items for FY2026).
+const BUDGETS: &[(&str, u32, u32, &[(&str, u32)])] = &[
+    ("contributor-capacity", 120_000, 140_000, &[("Events", 25_000), ("Contractor time", 110_000)]),
+    ("reliability-security", 150_000, 170_000, &[("Contractor time", 120_000), ("Infrastructure", 30_000)]),
+    ("develop-foundation", 60_000, 70_000, &[("Professional services", 40_000), ("Research", 25_000)]),
+];
+
+/// Budgets, initiatives in every status, allocations, a year of disbursements (requested by the council,
+/// approved and paid by the treasurer), transfers into each priority's fund, and a euro exchange rate.
+fn seed_funding(conn: &mut DbConn) -> Result<(), ServiceError> {
+    use crate::disbursements::service as disbursements;
+    use crate::funding::service::{AllocationInput, BudgetInput, InitiativeInput};
+    use crate::ledger::service::{self as ledger, TransferInput};
+    let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
+    let council = acting_as(conn, "council@demo.steward.invalid")?;
+    let years: Vec<(String, i64)> = crate::db::schema::fiscal_years::table
+        .select((crate::db::schema::fiscal_years::label, crate::db::schema::fiscal_years::id))
+        .load(conn)?;
+    let year = |label: &str| years.iter().find(|(l, _)| l == label).map(|(_, id)| *id).unwrap_or_default();
+    let (fy2025, fy2026) = (year("FY2025"), year("FY2026"));
+    let priorities = funding::all_priorities(conn)?;
+    let priority = |slug: &str| priorities.iter().find(|p| p.slug == slug).map(|p| p.id).unwrap_or_default();
+    let dollars = |n: u32| format!("{n}.00");
+
+    for (slug, y2025, y2026, lines) in BUDGETS {
+        let p = priority(slug);
+        funding::set_budget(
+            conn,
+            treasurer.user_id,
+            fy2025,
+            p,
+            &BudgetInput { amount: dollars(*y2025), lines: vec![] },
+        )?;
+        let lines = lines.iter().map(|(l, a)| (l.to_string(), dollars(*a))).collect();
+        funding::set_budget(conn, treasurer.user_id, fy2026, p, &BudgetInput { amount: dollars(*y2026), lines })?;
+        for (date, amount) in [("2025-01-20", y2025), ("2026-01-20", y2026)] {
+            let input = TransferInput {
+                entry_date: date.into(),
+                amount: dollars(*amount),
+                from_priority_id: None,
+                to_priority_id: Some(p),
+                memo: "The year's budget moves from the general fund to the priority's fund".into(),
+            };
+            ledger::post_transfer(conn, treasurer.user_id, &input)?;
+        }
+    }
+    crate::ledger::rates::record(conn, treasurer.user_id, "EUR", "2026-01-01", "1.0850")?;
+
+    let mut payment = 0u32;
+    let lines: Vec<(i64, String, i64)> = crate::db::schema::budget_lines::table
+        .inner_join(crate::db::schema::budgets::table)
+        .filter(crate::db::schema::budgets::fiscal_year_id.eq(fy2026))
+        .select((
+            crate::db::schema::budget_lines::id,
+            crate::db::schema::budget_lines::label,
+            crate::db::schema::budgets::priority_id,
+        ))
+        .load(conn)?;
+    for (slug, title, summary, subprojects, lead, status, a2025, a2026, line) in INITIATIVES {
+        let input = InitiativeInput {
+            priority_id: priority(slug).to_string(),
+            title: title.to_string(),
+            summary: summary.to_string(),
+            subprojects: subprojects.to_string(),
+            lead: lead.to_string(),
+            starts_on: if *a2025 > 0 { "2025-02-01".into() } else { "2026-02-01".into() },
+            ends_on: if *status == "completed" { "2025-12-31".into() } else { String::new() },
+        };
+        let initiative = funding::create_initiative(conn, council.user_id, &input)?;
+        // A completed initiative is completed once its money is paid out, below.
+        let path: &[&str] = match *status {
+            "approved" => &["approved"],
+            "active" | "completed" => &["approved", "active"],
+            "cancelled" => &["cancelled"],
+            _ => &[],
+        };
+        for step in path {
+            let who = if *step == "approved" { &council } else { &treasurer };
+            funding::change_status(conn, who, initiative.id, step, "")?;
+        }
+        for (fy, label, amount) in [(fy2025, "2025", *a2025), (fy2026, "2026", *a2026)] {
+            if amount == 0 {
+                continue;
+            }
+            let line_id = lines
+                .iter()
+                .find(|(_, l, p)| fy == fy2026 && l == line && *p == priority(slug))
+                .map(|(id, _, _)| id.to_string())
+                .unwrap_or_default();
+            let input = AllocationInput {
+                fiscal_year_id: fy.to_string(),
+                amount: dollars(amount),
+                budget_line_id: line_id,
+                note: String::new(),
+            };
+            let allocation = funding::allocate(conn, treasurer.user_id, initiative.id, &input)?;
+            if *status == "approved" {
+                // Approved, funded, not started: nothing paid yet.
+                continue;
+            }
+            // Monthly payments of about a twelfth, through November for the current year.
+            let months = if label == "2025" { 12 } else { 11 };
+            let paid_months = if *status == "completed" || label == "2025" { months } else { months - 1 };
+            for month in 1..=months {
+                payment += 1;
+                let share = amount / 12;
+                let euro = payment % 9 == 0 && label == "2026";
+                let request = disbursements::RequestInput {
+                    allocation_id: allocation.id.to_string(),
+                    payee: format!("{lead} (contractor)"),
+                    amount: if euro { dollars(share * 92 / 100) } else { dollars(share) },
+                    currency: if euro { "EUR".into() } else { String::new() },
+                    purpose: format!("{title}: work in {label}-{month:02}"),
+                    document_url: format!("https://invoices.example/{label}/{payment:04}.pdf"),
+                };
+                if label == "2026" && month > paid_months && *status != "completed" {
+                    // This month's request waits: approved but unpaid, or not yet approved.
+                    let d = disbursements::request(conn, council.user_id, &request)?;
+                    if payment % 2 == 0 {
+                        disbursements::approve(conn, &treasurer, d.id)?;
+                    }
+                    continue;
+                }
+                let d = disbursements::request(conn, council.user_id, &request)?;
+                disbursements::approve(conn, &treasurer, d.id)?;
+                disbursements::pay(conn, treasurer.user_id, d.id, &format!("{label}-{month:02}-25"))?;
+            }
+        }
+        if *status == "completed" {
+            funding::change_status(conn, &treasurer, initiative.id, "completed", "Delivered and paid in full")?;
+        }
+    }
     Ok(())
 }
 
@@ -229,7 +512,6 @@ fn seed_dues(conn: &mut DbConn, treasurer: &Identity) -> Result<(), ServiceError
         }
         // The rest stay open past their due date: overdue.
     }
-    ledger::set_year_status(conn, treasurer.user_id, fy2025.id, "closed")?;
     Ok(())
 }
 
