@@ -260,7 +260,9 @@ const INITIATIVES: &[InitiativeSeed] = &[
 ];
 
 /// Budgets: (priority slug, FY2025 and FY2026 envelopes in dollars, line items for FY2026).
-const BUDGETS: &[(&str, u32, u32, &[(&str, u32)])] = &[
+type BudgetSeed = (&'static str, u32, u32, &'static [(&'static str, u32)]);
+
+const BUDGETS: &[BudgetSeed] = &[
     ("contributor-capacity", 120_000, 140_000, &[("Events", 25_000), ("Contractor time", 110_000)]),
     ("reliability-security", 150_000, 170_000, &[("Contractor time", 120_000), ("Infrastructure", 30_000)]),
     ("develop-foundation", 60_000, 70_000, &[("Professional services", 40_000), ("Research", 25_000)]),
@@ -365,7 +367,7 @@ fn seed_funding(conn: &mut DbConn) -> Result<(), ServiceError> {
             for month in 1..=months {
                 payment += 1;
                 let share = amount / 12;
-                let euro = payment % 9 == 0 && label == "2026";
+                let euro = payment.is_multiple_of(9) && label == "2026";
                 let request = disbursements::RequestInput {
                     allocation_id: allocation.id.to_string(),
                     payee: format!("{lead} (contractor)"),
@@ -377,7 +379,7 @@ fn seed_funding(conn: &mut DbConn) -> Result<(), ServiceError> {
                 if label == "2026" && month > paid_months && *status != "completed" {
                     // This month's request waits: approved but unpaid, or not yet approved.
                     let d = disbursements::request(conn, council.user_id, &request)?;
-                    if payment % 2 == 0 {
+                    if payment.is_multiple_of(2) {
                         disbursements::approve(conn, &treasurer, d.id)?;
                     }
                     continue;

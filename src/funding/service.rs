@@ -726,6 +726,8 @@ pub struct AllocationView {
     pub allocation: Allocation,
     pub fiscal_year_id: i64,
     pub fiscal_year: String,
+    /// The year's status: a closed year's allocations no longer change.
+    pub fiscal_year_status: String,
     pub priority_id: i64,
     pub initiative: String,
     pub line: Option<String>,
@@ -803,12 +805,15 @@ pub fn list_allocations(conn: &mut DbConn, filter: &AllocationFilter) -> Result<
     if let Some(y) = filter.fiscal_year_id {
         q = q.filter(budgets::fiscal_year_id.eq(y));
     }
-    let rows: Vec<(Allocation, i64, String, i64, String, Option<String>)> = q
+    // (allocation, year id, year label, year status, priority id, initiative title, line item label)
+    type Row = (Allocation, i64, String, String, i64, String, Option<String>);
+    let rows: Vec<Row> = q
         .order((fiscal_years::starts_on.desc(), allocations::id))
         .select((
             Allocation::as_select(),
             budgets::fiscal_year_id,
             fiscal_years::label,
+            fiscal_years::status,
             budgets::priority_id,
             initiatives::title,
             budget_lines::label.nullable(),
@@ -817,14 +822,17 @@ pub fn list_allocations(conn: &mut DbConn, filter: &AllocationFilter) -> Result<
     let spent = spent_by_allocation(conn, rows.iter().map(|r| r.0.id).collect())?;
     Ok(rows
         .into_iter()
-        .map(|(allocation, fiscal_year_id, fiscal_year, priority_id, initiative, line)| AllocationView {
-            spent_minor: spent.iter().filter(|(id, _)| *id == allocation.id).map(|(_, v)| v).sum(),
-            allocation,
-            fiscal_year_id,
-            fiscal_year,
-            priority_id,
-            initiative,
-            line,
+        .map(|(allocation, fiscal_year_id, fiscal_year, fiscal_year_status, priority_id, initiative, line)| {
+            AllocationView {
+                spent_minor: spent.iter().filter(|(id, _)| *id == allocation.id).map(|(_, v)| v).sum(),
+                allocation,
+                fiscal_year_id,
+                fiscal_year,
+                fiscal_year_status,
+                priority_id,
+                initiative,
+                line,
+            }
         })
         .collect())
 }

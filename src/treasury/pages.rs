@@ -100,13 +100,22 @@ fn month_bars(d: &Dashboard) -> Vec<MonthBar> {
         .collect()
 }
 
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>().trim_end())
+    }
+}
+
 fn budget_bars(d: &Dashboard) -> Vec<BudgetBar> {
     let max = d.budgets.iter().map(|b| b.budget_minor.max(b.allocated_minor).max(b.spent_minor)).max().unwrap_or(0);
     d.budgets
         .iter()
         .enumerate()
         .map(|(i, b)| BudgetBar {
-            label: b.priority.title.clone(),
+            // The bars start at x = 200: longer titles are shortened (the full title is in the tooltip and table).
+            label: shorten(&b.priority.title, 30),
             y: 10 + i as i64 * 46,
             budget_width: scale(b.budget_minor, max, BAR_AREA),
             allocated_width: scale(b.allocated_minor, max, BAR_AREA),
