@@ -90,6 +90,8 @@ pub async fn set_status(
 struct LedgerPage {
     layout: Layout,
     entries: Vec<LedgerEntry>,
+    /// Entries on this page that have been reversed: they offer no reversal.
+    reversed: Vec<i64>,
     years: Vec<FiscalYear>,
     priorities: Vec<(i64, String)>,
     year: Option<i64>,
@@ -113,6 +115,12 @@ impl LedgerPage {
             Some(id) => self.priorities.iter().find(|(p, _)| *p == id).map(|(_, t)| t.clone()).unwrap_or_default(),
             None => String::new(),
         }
+    }
+
+    fn can_reverse(&self, e: &LedgerEntry) -> bool {
+        matches!(e.kind.as_str(), "adjustment" | "transfer")
+            && e.transfer_of_entry_id.is_none()
+            && !self.reversed.contains(&e.id)
     }
 
     fn base_amount(&self, e: &LedgerEntry) -> String {
@@ -151,10 +159,13 @@ async fn ledger_page(
     errors: FormErrors,
 ) -> Result<LedgerPage, AppError> {
     let (year, page) = (query.year, query.page.unwrap_or(1).max(1));
-    let ((entries, total), years, priorities, base) = db
+    let ((entries, total), reversed, years, priorities, base) = db
         .run(move |conn| {
+            let (entries, total) = service::list_entries(conn, year, page)?;
+            let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
             Ok::<_, ServiceError>((
-                service::list_entries(conn, year, page)?,
+                (entries, total),
+                service::reversed_among(conn, &ids)?,
                 service::list_years(conn)?,
                 service::priority_names(conn)?,
                 service::base_currency(conn)?,
@@ -164,6 +175,7 @@ async fn ledger_page(
     Ok(LedgerPage {
         layout: ctx.layout("Ledger"),
         entries,
+        reversed,
         years,
         priorities,
         year,

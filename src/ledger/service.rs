@@ -647,6 +647,15 @@ pub fn list_entries(
     Ok((rows, total))
 }
 
+/// Which of these entries have been reversed already.
+pub fn reversed_among(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<i64>, ServiceError> {
+    let reversed: Vec<Option<i64>> = ledger_entries::table
+        .filter(ledger_entries::reverses_entry_id.eq_any(ids))
+        .select(ledger_entries::reverses_entry_id)
+        .load(conn)?;
+    Ok(reversed.into_iter().flatten().collect())
+}
+
 /// Every entry as CSV for the accountant, cells neutralised against formulas.
 pub fn export_csv(conn: &mut DbConn) -> Result<String, ServiceError> {
     let base = base_currency(conn)?;

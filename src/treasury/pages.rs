@@ -110,22 +110,29 @@ fn shorten(text: &str, max: usize) -> String {
 
 fn budget_bars(d: &Dashboard) -> Vec<BudgetBar> {
     let max = d.budgets.iter().map(|b| b.budget_minor.max(b.allocated_minor).max(b.spent_minor)).max().unwrap_or(0);
-    d.budgets
-        .iter()
-        .enumerate()
-        .map(|(i, b)| BudgetBar {
+    let money = |v: i64| crate::money::format(v, &d.currency);
+    // Each priority, then its line items indented below it.
+    let rows = d.budgets.iter().flat_map(|b| {
+        std::iter::once((b.priority.title.clone(), b.budget_minor, b.allocated_minor, b.spent_minor)).chain(
+            b.lines
+                .iter()
+                .map(|l| (format!("↳ {}", l.line.label), l.line.amount_minor, l.allocated_minor, l.spent_minor)),
+        )
+    });
+    rows.enumerate()
+        .map(|(i, (title, budget, allocated, spent))| BudgetBar {
             // The bars start at x = 200: longer titles are shortened (the full title is in the tooltip and table).
-            label: shorten(&b.priority.title, 30),
+            label: shorten(&title, 30),
             y: 10 + i as i64 * 46,
-            budget_width: scale(b.budget_minor, max, BAR_AREA),
-            allocated_width: scale(b.allocated_minor, max, BAR_AREA),
-            spent_width: scale(b.spent_minor, max, BAR_AREA),
+            budget_width: scale(budget, max, BAR_AREA),
+            allocated_width: scale(allocated, max, BAR_AREA),
+            spent_width: scale(spent, max, BAR_AREA),
             text: format!(
                 "{}: budget {}, allocated {}, spent {}",
-                b.priority.title,
-                crate::money::format(b.budget_minor, &d.currency),
-                crate::money::format(b.allocated_minor, &d.currency),
-                crate::money::format(b.spent_minor, &d.currency)
+                title,
+                money(budget),
+                money(allocated),
+                money(spent)
             ),
         })
         .collect()

@@ -471,7 +471,10 @@ backend_tests! {
         assert!(html.contains("id=\"adj-amount-error\"") && html.contains("value=\"Bank fee\""), "{html}");
         let res = b.post("/ledger/adjustments", &[("entry_date", &today), ("direction", "out"), ("amount", "12.50"), ("memo", "Bank fee")]).await;
         assert_eq!(res.status(), 303);
-        assert!(b.get("/ledger").await.1.contains("-USD 12.50"));
+        let (_, page) = b.get("/ledger").await;
+        assert!(page.contains("-USD 12.50"));
+        assert_eq!(page.matches("/reverse\"").count(), 1, "only the new adjustment offers a reversal");
+        assert!(!page.contains(&format!("action=\"/ledger/{adj_id}/reverse\"")), "a reversed entry offers none");
     }
 
     async fn approved_initiatives_are_public_and_proposals_are_not(backend) {
