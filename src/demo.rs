@@ -100,6 +100,7 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
     for (slug, title, summary, outcomes) in PRIORITIES {
         funding::create_priority(
             conn,
+            Actor::Cli,
             &PriorityInput {
                 slug: slug.to_string(),
                 title: title.to_string(),

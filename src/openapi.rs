@@ -47,6 +47,8 @@ use crate::web::{render, AppError, Layout};
         crate::ledger::api::exchange_rates,
         crate::ledger::api::record_rate,
         crate::funding::api::priorities,
+        crate::funding::api::create_priority,
+        crate::funding::api::update_priority,
         crate::funding::api::budgets,
         crate::funding::api::set_budget,
         crate::funding::api::list_initiatives,

@@ -4,10 +4,10 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{Allocation, Budget, Initiative, PriorityWithOutcomes};
+use super::model::{Allocation, Budget, FundingPriority, Initiative, PriorityWithOutcomes};
 use super::service::{
     self, AllocationFilter, AllocationInput, AllocationView, BudgetInput, BudgetUse, InitiativeDetail,
-    InitiativeFilter, InitiativeInput,
+    InitiativeFilter, InitiativeInput, PriorityInput,
 };
 use crate::accounts::ApiUser;
 use crate::db::Db;
@@ -18,6 +18,68 @@ use crate::web::AppError;
     responses((status = 200, body = Vec<PriorityWithOutcomes>)))]
 pub async fn priorities(_user: ApiUser, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(db.run(service::list_priorities).await?))
+}
+
+/// A new priority: a short name for links, title, summary and key outcomes in order.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPriority {
+    pub slug: String,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub outcomes: Vec<String>,
+}
+
+/// Adds a funding priority after the others (treasurer or council).
+#[utoipa::path(post, path = "/api/v1/priorities", tag = "funding", request_body = NewPriority, security(("bearer" = [])),
+    responses((status = 201, body = FundingPriority), (status = 422, body = crate::web::error::ProblemSchema)))]
+pub async fn create_priority(
+    user: ApiUser,
+    db: web::Data<Db>,
+    body: web::Json<NewPriority>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, b) = (user.0.user_id, body.into_inner());
+    let input = PriorityInput { slug: b.slug, title: b.title, summary: b.summary, outcomes: b.outcomes };
+    let p = db.run(move |conn| service::create_priority(conn, crate::audit::Actor::User(actor), &input)).await?;
+    Ok(HttpResponse::Created().json(p))
+}
+
+/// A priority's new text, outcomes (kept by position), order and whether it is active.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityChanges {
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub outcomes: Vec<String>,
+    pub position: i32,
+    pub active: bool,
+}
+
+/// Changes a funding priority (treasurer or council).
+#[utoipa::path(put, path = "/api/v1/priorities/{id}", tag = "funding", request_body = PriorityChanges,
+    params(("id" = i64, Path, description = "Priority id")), security(("bearer" = [])),
+    responses((status = 200, body = PriorityWithOutcomes), (status = 404, body = crate::web::error::ProblemSchema),
+        (status = 422, body = crate::web::error::ProblemSchema)))]
+pub async fn update_priority(
+    user: ApiUser,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Json<PriorityChanges>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, b) = (user.0.user_id, id.into_inner(), body.into_inner());
+    let p = db
+        .run(move |conn| {
+            let slug = service::find_priority(conn, id)?.priority.slug;
+            let input = PriorityInput { slug, title: b.title, summary: b.summary, outcomes: b.outcomes };
+            service::update_priority(conn, actor, id, &input, b.position, b.active)?;
+            service::find_priority(conn, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(p))
 }
 
 #[derive(Deserialize, IntoParams)]

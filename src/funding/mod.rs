@@ -12,6 +12,8 @@ pub fn routes(r: &mut Router) {
     const TREASURER: Access = Access::Roles(&[Role::Treasurer]);
     const FUNDING: Access = Access::Roles(&[Role::Treasurer, Role::Council]);
     r.get("/priorities", Access::Public, pages::priorities)
+        .get("/priorities/new", FUNDING, pages::new_priority)
+        .post("/priorities/new", FUNDING, pages::create_priority)
         .get("/priorities/{id}/edit", FUNDING, pages::edit_priority)
         .post("/priorities/{id}/edit", FUNDING, pages::save_priority)
         .get("/budgets", FUNDING, pages::budgets)
@@ -28,6 +30,8 @@ pub fn routes(r: &mut Router) {
         .post("/initiatives/{id}/allocations", TREASURER, pages::allocate)
         .post("/allocations/{id}", TREASURER, pages::change_allocation)
         .get("/api/v1/priorities", Access::SignedIn, api::priorities)
+        .post("/api/v1/priorities", FUNDING, api::create_priority)
+        .put("/api/v1/priorities/{id}", FUNDING, api::update_priority)
         .get("/api/v1/budgets", FUNDING, api::budgets)
         .put("/api/v1/budgets/{fiscal_year_id}/{priority_id}", TREASURER, api::set_budget)
         .get("/api/v1/initiatives", Access::SignedIn, api::list_initiatives)

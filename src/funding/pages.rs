@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
 use crate::web::flash::redirect;
-use crate::web::forms::{FormErrors, FormFields};
+use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};
 
 fn money(minor: i64, currency: &str) -> String {
@@ -45,7 +45,10 @@ pub async fn priorities(ctx: PageContext, db: web::Data<Db>) -> Result<HttpRespo
 #[template(path = "funding/priority_edit.html")]
 struct PriorityEditPage {
     layout: Layout,
-    id: i64,
+    /// None for a new priority.
+    id: Option<i64>,
+    action: String,
+    slug: String,
     title: String,
     summary: String,
     outcomes: String,
@@ -54,19 +57,79 @@ struct PriorityEditPage {
     errors: FormErrors,
 }
 
+impl PriorityEditPage {
+    fn new(ctx: &PageContext, id: Option<i64>, errors: FormErrors) -> Self {
+        let (title, action) = match id {
+            Some(id) => ("Edit priority".to_string(), format!("/priorities/{id}/edit")),
+            None => ("Add a funding priority".to_string(), "/priorities/new".to_string()),
+        };
+        Self {
+            layout: ctx.layout(title).crumb("Funding priorities", "/priorities"),
+            id,
+            action,
+            slug: String::new(),
+            title: String::new(),
+            summary: String::new(),
+            outcomes: String::new(),
+            position: String::new(),
+            active: true,
+            errors,
+        }
+    }
+
+    /// The form as submitted, to show again with its errors.
+    fn with_form(mut self, form: &FormFields) -> Self {
+        self.slug = form.get("slug").to_string();
+        self.title = form.get("title").to_string();
+        self.summary = form.get("summary").to_string();
+        self.outcomes = form.get("outcomes").to_string();
+        self.position = form.get("position").to_string();
+        self.active = form.get("active") == "on";
+        self
+    }
+}
+
+fn priority_input(form: &FormFields) -> PriorityInput {
+    PriorityInput {
+        title: form.get("title").to_string(),
+        slug: form.get("slug").trim().to_string(),
+        summary: form.get("summary").to_string(),
+        outcomes: form.get("outcomes").lines().map(str::to_string).filter(|o| !o.trim().is_empty()).collect(),
+    }
+}
+
+pub async fn new_priority(ctx: PageContext) -> Result<HttpResponse, AppError> {
+    render(&PriorityEditPage::new(&ctx, None, FormErrors::default()))
+}
+
+pub async fn create_priority(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let (actor, input) = (ctx.user()?.user_id, priority_input(&form));
+    match db.run(move |conn| service::create_priority(conn, crate::audit::Actor::User(actor), &input)).await {
+        Ok(p) => Ok(redirect("/priorities", "success", &format!("{} is added.", p.title), config.is_https())),
+        Err(e) => render_status(
+            &PriorityEditPage::new(&ctx, None, form_errors(e)?).with_form(&form),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    }
+}
+
 pub async fn edit_priority(ctx: PageContext, db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let p = db.run(move |conn| service::find_priority(conn, id)).await?;
-    render(&PriorityEditPage {
-        layout: ctx.layout(format!("Edit {}", p.priority.title)).crumb("Funding priorities", "/priorities"),
-        id,
-        title: p.priority.title.clone(),
-        summary: p.priority.summary.clone(),
-        outcomes: p.outcomes.iter().map(|o| o.description.as_str()).collect::<Vec<_>>().join("\n"),
-        position: p.priority.position.to_string(),
-        active: p.priority.active,
-        errors: FormErrors::default(),
-    })
+    let mut page = PriorityEditPage::new(&ctx, Some(id), FormErrors::default());
+    page.layout.title = format!("Edit {}", p.priority.title);
+    page.slug = p.priority.slug.clone();
+    page.title = p.priority.title.clone();
+    page.summary = p.priority.summary.clone();
+    page.outcomes = p.outcomes.iter().map(|o| o.description.as_str()).collect::<Vec<_>>().join("\n");
+    page.position = p.priority.position.to_string();
+    page.active = p.priority.active;
+    render(&page)
 }
 
 pub async fn save_priority(
@@ -76,34 +139,15 @@ pub async fn save_priority(
     id: web::Path<i64>,
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, id) = (ctx.user()?.user_id, id.into_inner());
-    let outcomes_text = form.get("outcomes").to_string();
-    let input = PriorityInput {
-        title: form.get("title").to_string(),
-        slug: "kept".into(),
-        summary: form.get("summary").to_string(),
-        outcomes: outcomes_text.lines().map(str::to_string).collect(),
-    };
+    let (actor, id, input) = (ctx.user()?.user_id, id.into_inner(), priority_input(&form));
     let active = form.get("active") == "on";
-    let position_text = form.get("position").to_string();
-    let position = position_text.trim().parse::<i32>().unwrap_or(0);
-    let i = input.clone();
-    match db.run(move |conn| service::update_priority(conn, actor, id, &i, position, active)).await {
+    let position = form.get("position").trim().parse::<i32>().unwrap_or(0);
+    match db.run(move |conn| service::update_priority(conn, actor, id, &input, position, active)).await {
         Ok(()) => Ok(redirect("/priorities", "success", "The priority is saved.", config.is_https())),
-        Err(ServiceError::Validation(errors)) => render_status(
-            &PriorityEditPage {
-                layout: ctx.layout("Edit priority").crumb("Funding priorities", "/priorities"),
-                id,
-                title: input.title,
-                summary: input.summary,
-                outcomes: outcomes_text,
-                position: position_text,
-                active,
-                errors: FormErrors(errors),
-            },
+        Err(e) => render_status(
+            &PriorityEditPage::new(&ctx, Some(id), form_errors(e)?).with_form(&form),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(other) => Err(other.into()),
     }
 }
 

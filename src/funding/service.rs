@@ -53,19 +53,26 @@ pub fn list_priorities(conn: &mut DbConn) -> Result<Vec<PriorityWithOutcomes>, S
 }
 
 /// Adds a priority after the existing ones, with its outcomes, in one transaction.
-pub fn create_priority(conn: &mut DbConn, input: &PriorityInput) -> Result<FundingPriority, ServiceError> {
+pub fn create_priority(
+    conn: &mut DbConn,
+    actor: Actor,
+    input: &PriorityInput,
+) -> Result<FundingPriority, ServiceError> {
     domain::check(input)?;
     if !input.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err(ServiceError::invalid("slug", "Use lower-case letters, digits and hyphens only."));
     }
     if let Some(bad) = input.outcomes.iter().position(|o| o.trim().is_empty() || o.len() > 500) {
-        return Err(ServiceError::invalid(format!("outcomes[{bad}]"), "Each outcome needs 1 to 500 characters."));
+        return Err(ServiceError::invalid("outcomes", format!("Outcome {} needs 1 to 500 characters.", bad + 1)));
     }
     db::write_transaction(conn, |conn| {
         let taken: i64 =
             funding_priorities::table.filter(funding_priorities::slug.eq(&input.slug)).count().get_result(conn)?;
         if taken > 0 {
-            return Err(ServiceError::Conflict(format!("A priority with the short name '{}' exists.", input.slug)));
+            return Err(ServiceError::invalid(
+                "slug",
+                format!("A priority with the short name '{}' exists.", input.slug),
+            ));
         }
         let next_position: Option<i32> =
             funding_priorities::table.select(diesel::dsl::max(funding_priorities::position)).first(conn)?;
@@ -90,6 +97,7 @@ pub fn create_priority(conn: &mut DbConn, input: &PriorityInput) -> Result<Fundi
             .map(|(i, d)| NewKeyOutcome { priority_id: priority.id, description: d.trim(), position: i as i32 + 1 })
             .collect();
         crate::on_backend!(conn, |c| diesel::insert_into(key_outcomes::table).values(&rows).execute(c))?;
+        audit::record(conn, Event::new(actor, "priority.created").target("funding_priority", priority.id))?;
         Ok(priority)
     })
 }
@@ -132,7 +140,7 @@ pub fn update_priority(
     domain::check(input)?;
     let outcomes: Vec<&str> = input.outcomes.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
     if let Some(bad) = outcomes.iter().position(|o| o.len() > 500) {
-        return Err(ServiceError::invalid(format!("outcomes[{bad}]"), "Each outcome needs 1 to 500 characters."));
+        return Err(ServiceError::invalid("outcomes", format!("Outcome {} needs 1 to 500 characters.", bad + 1)));
     }
     if !(1..=1000).contains(&position) {
         return Err(ServiceError::invalid("position", "Give the order as a number from 1 to 1,000."));

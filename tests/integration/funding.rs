@@ -164,7 +164,7 @@ impl TestApp {
                     summary: format!("{title}."),
                     outcomes: vec!["An outcome".into()],
                 };
-                steward::funding::service::create_priority(conn, &input).unwrap();
+                steward::funding::service::create_priority(conn, steward::audit::Actor::Cli, &input).unwrap();
             }
         })
         .await
@@ -647,5 +647,61 @@ backend_tests! {
             }
         }
         assert!(entries(&s.app).await.len() > 10, "the sequence did real work");
+    }
+
+    async fn a_payment_never_takes_an_allocation_past_its_amount(backend) {
+        let s = setup(backend).await;
+        let p = s.priorities[0];
+        set_budget(&s, p, "5000").await;
+        let i = approved_initiative(&s, p, "Design work").await;
+        let allocation = allocate(&s, i, "1000").await;
+        let before = (s.year_start - chrono::Duration::days(1)).to_string();
+        assert_eq!(s.t.post("/api/v1/exchange-rates", json!({"currency": "EUR", "effective_on": before, "rate": "1"})).await.0, 201);
+        let (_, d) = s.c1.post("/api/v1/disbursements", json!({"allocation_id": allocation, "payee": "Studio", "amount": "900", "currency": "EUR", "purpose": "Logo"})).await;
+        assert_eq!(d["base_amount_minor"], 90_000);
+        let d = d["id"].as_i64().unwrap();
+        s.t.post(&format!("/api/v1/disbursements/{d}/approve"), json!({})).await;
+        // The euro rises before the money leaves: EUR 900 is now USD 1,080, more than the allocation.
+        let today = steward::db::now().date().to_string();
+        assert_eq!(s.t.post("/api/v1/exchange-rates", json!({"currency": "EUR", "effective_on": today, "rate": "1.2"})).await.0, 201);
+        let (status, body) = s.t.post(&format!("/api/v1/disbursements/{d}/pay"), json!({"paid_on": today})).await;
+        assert_eq!(status, 409);
+        assert!(message(&body).contains("would take the allocation past its USD 1,000.00"), "{body}");
+        assert!(entries(&s.app).await.is_empty(), "nothing is posted");
+        // Raising the allocation makes room; then it pays at the day's rate.
+        assert_eq!(s.t.put(&format!("/api/v1/allocations/{allocation}"), json!({"amount": "1080"})).await.0, 200);
+        let (status, paid) = s.t.post(&format!("/api/v1/disbursements/{d}/pay"), json!({"paid_on": today})).await;
+        assert_eq!(status, 200, "{paid}");
+        assert_eq!(paid["base_amount_minor"], 108_000);
+    }
+
+    async fn priorities_are_added_and_edited_with_their_outcomes(backend) {
+        let s = setup(backend).await;
+        let b = s.app.browser_signed_in(&s.treasurer).await;
+        b.get("/priorities/new").await;
+        let res = b.post("/priorities/new", &[("title", "Accessibility"), ("slug", "Bad Slug"), ("summary", ""), ("outcomes", "")]).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("id=\"slug-error\""));
+        let res = b.post("/priorities/new", &[("title", "Accessibility"), ("slug", "contributors"), ("outcomes", "")]).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("A priority with the short name &#39;contributors&#39; exists."));
+        let res = b.post("/priorities/new", &[("title", "Accessibility"), ("slug", "accessibility"), ("summary", "Usable by everyone."),
+            ("outcomes", "Screen-reader audits pass\nKeyboard use everywhere")]).await;
+        assert_eq!(res.status(), 303);
+        let (_, page) = b.get("/priorities").await;
+        assert!(page.contains("Accessibility") && page.contains("Keyboard use everywhere"));
+        let list = s.c1.get("/api/v1/priorities").await.1;
+        let added = list.as_array().unwrap().iter().find(|p| p["slug"] == "accessibility").unwrap().clone();
+        let (id, first_outcome) = (added["id"].as_i64().unwrap(), added["outcomes"][0]["id"].clone());
+        let (status, body) = s.c1.put(&format!("/api/v1/priorities/{id}"), json!({"title": "Accessibility", "summary": "Usable by everyone.",
+            "outcomes": ["Screen-reader audits pass on every release"], "position": 9, "active": false})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["outcomes"].as_array().unwrap().len(), 1);
+        assert_eq!(body["outcomes"][0]["id"], first_outcome, "an outcome keeps its id when its text changes");
+        let anonymous = reqwest::get(s.app.url("/priorities")).await.unwrap().text().await.unwrap();
+        assert!(!anonymous.contains("Accessibility"), "a retired priority is no longer listed");
+        assert!(b.get("/priorities").await.1.contains("Retired priorities"));
+        let (status, _) = s.c1.put(&format!("/api/v1/priorities/{id}"), json!({"title": "", "position": 0, "active": true})).await;
+        assert_eq!(status, 422);
     }
 }

@@ -44,7 +44,7 @@ backend_tests! {
     async fn text_is_escaped_in_pages(backend) {
         let app = TestApp::spawn(backend).await;
         app.with_conn(|conn| {
-            create_priority(conn, &PriorityInput {
+            create_priority(conn, steward::audit::Actor::Cli, &PriorityInput {
                 title: "<script>alert(1)</script> & more".into(),
                 slug: "xss".into(),
                 summary: "<img src=x onerror=alert(2)>".into(),
