@@ -19,7 +19,9 @@ use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
-use crate::{accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, openapi, treasury};
+use crate::{
+    accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, metrics, openapi, treasury,
+};
 
 /// Every route of the application, each with the access it declares.
 pub fn router() -> Router {
@@ -41,6 +43,7 @@ pub fn router() -> Router {
     funding::routes(&mut r);
     disbursements::routes(&mut r);
     treasury::routes(&mut r);
+    metrics::routes(&mut r);
     audit::routes(&mut r);
     admin::routes(&mut r);
     r

@@ -73,6 +73,29 @@ pub fn parse_money(raw: &str, currency: &str, field: &str, errors: &mut Vec<Fiel
     crate::money::parse_amount(raw, currency).map_err(|e| errors.push(FieldError::new(field, e))).ok()
 }
 
+/// One problem in an imported file: its line (the header is line 1) and column.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportProblem {
+    pub line: usize,
+    pub column: String,
+    pub message: String,
+}
+
+/// Why an import wrote nothing: the problems of its rows, or a service error.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file has {} problem(s)", .0.len())]
+    Problems(Vec<ImportProblem>),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<diesel::result::Error> for ImportError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Service(e.into())
+    }
+}
+
 /// Runs the `validator` rules of an input and turns failures into field errors, in field order.
 pub fn check(input: &impl Validate) -> Result<(), ServiceError> {
     input.validate().map_err(|e| ServiceError::Validation(field_errors(&e)))

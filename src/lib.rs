@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod mail;
 pub mod members;
+pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod settings;

@@ -56,6 +56,7 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     links.push(("Ledger", "/ledger", has(&[Role::Treasurer, Role::Council])));
     links.push(("Funding priorities", "/priorities", true));
     links.push(("Initiatives", "/initiatives", true));
+    links.push(("Metrics", "/metrics", identity.is_some()));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
     links.push(("Mail", "/admin/mail", has(&[Role::Admin])));

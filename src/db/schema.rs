@@ -284,6 +284,54 @@ diesel::table! {
 }
 
 diesel::table! {
+    metric_initiatives (metric_id, initiative_id) {
+        metric_id -> BigInt,
+        initiative_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_observations (id) {
+        id -> BigInt,
+        metric_id -> BigInt,
+        observed_on -> Date,
+        value_milli -> BigInt,
+        source -> Text,
+        source_label -> Text,
+        note -> Text,
+        recorded_by -> Nullable<BigInt>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        superseded_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    metrics (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        unit -> Text,
+        direction -> Text,
+        priority_id -> Nullable<BigInt>,
+        key_outcome_id -> Nullable<BigInt>,
+        baseline_milli -> BigInt,
+        baseline_on -> Date,
+        target_milli -> BigInt,
+        target_on -> Date,
+        source -> Text,
+        survey_question_id -> Nullable<BigInt>,
+        survey_aggregate -> Nullable<Text>,
+        expected_interval_days -> Integer,
+        scope_notes -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     one_time_tokens (id) {
         id -> BigInt,
         token_hash -> Text,
@@ -431,6 +479,11 @@ diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(member_history -> members (member_id));
+diesel::joinable!(metric_initiatives -> initiatives (initiative_id));
+diesel::joinable!(metric_initiatives -> metrics (metric_id));
+diesel::joinable!(metric_observations -> metrics (metric_id));
+diesel::joinable!(metrics -> funding_priorities (priority_id));
+diesel::joinable!(metrics -> key_outcomes (key_outcome_id));
 diesel::joinable!(member_history -> membership_tiers (tier_id));
 diesel::joinable!(members -> membership_tiers (tier_id));
 diesel::joinable!(users -> members (member_id));
@@ -455,6 +508,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_history,
     members,
     membership_tiers,
+    metric_initiatives,
+    metric_observations,
+    metrics,
     one_time_tokens,
     outbox,
     payments,

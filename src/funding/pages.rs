@@ -29,16 +29,26 @@ fn money(minor: i64, currency: &str) -> String {
 struct PrioritiesPage {
     layout: Layout,
     priorities: Vec<PriorityWithOutcomes>,
+    /// (priority id, metric id, name), shown to people who are signed in.
+    metrics: Vec<(i64, i64, String)>,
     retired: Vec<FundingPriority>,
     can_edit: bool,
 }
 
 pub async fn priorities(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     let can_edit = service::manages_funding(ctx.identity.as_ref());
-    let (priorities, all) =
-        db.run(|conn| Ok::<_, ServiceError>((service::list_priorities(conn)?, service::all_priorities(conn)?))).await?;
+    let signed_in = ctx.identity.is_some();
+    let (priorities, all, metrics) = db
+        .run(move |conn| {
+            Ok::<_, ServiceError>((
+                service::list_priorities(conn)?,
+                service::all_priorities(conn)?,
+                if signed_in { service::metrics_of_priorities(conn)? } else { Vec::new() },
+            ))
+        })
+        .await?;
     let retired = if can_edit { all.into_iter().filter(|p| !p.active).collect() } else { Vec::new() };
-    render(&PrioritiesPage { layout: ctx.layout("Funding priorities"), priorities, retired, can_edit })
+    render(&PrioritiesPage { layout: ctx.layout("Funding priorities"), priorities, metrics, retired, can_edit })
 }
 
 #[derive(Template)]
@@ -55,6 +65,12 @@ struct PriorityEditPage {
     position: String,
     active: bool,
     errors: FormErrors,
+}
+
+impl PrioritiesPage {
+    fn has_metrics(&self, priority_id: impl std::borrow::Borrow<i64>) -> bool {
+        self.metrics.iter().any(|m| m.0 == *priority_id.borrow())
+    }
 }
 
 impl PriorityEditPage {
@@ -511,6 +527,8 @@ struct InitiativePage {
     can_edit: bool,
     can_allocate: bool,
     can_request: bool,
+    /// Metrics that measure it, for people who are signed in: (id, name).
+    metrics: Vec<(i64, String)>,
     next: Vec<&'static str>,
     years: Vec<FiscalYear>,
     /// Line items of the priority's budgets: (id, "FY2026: Events").
@@ -537,9 +555,10 @@ async fn initiative_page(
     errors: FormErrors,
 ) -> Result<InitiativePage, AppError> {
     let viewer = ctx.identity.clone();
-    let (detail, years, lines, currency) = db
+    let (detail, years, lines, currency, metrics) = db
         .run(move |conn| {
             let detail = service::initiative_detail(conn, viewer.as_ref(), id)?;
+            let metrics = if viewer.is_some() { service::metrics_of_initiative(conn, id)? } else { Vec::new() };
             let years: Vec<FiscalYear> =
                 crate::ledger::service::list_years(conn)?.into_iter().filter(|y| y.status != "closed").collect();
             let mut lines = Vec::new();
@@ -550,7 +569,7 @@ async fn initiative_page(
                     lines.extend(u.lines.into_iter().map(|l| (l.line.id, format!("{}: {}", y.label, l.line.label))));
                 }
             }
-            Ok::<_, ServiceError>((detail, years, lines, crate::ledger::service::base_currency(conn)?))
+            Ok::<_, ServiceError>((detail, years, lines, crate::ledger::service::base_currency(conn)?, metrics))
         })
         .await?;
     let manages = service::manages_funding(ctx.identity.as_ref());
@@ -562,6 +581,7 @@ async fn initiative_page(
         can_edit: manages,
         can_allocate: treasurer && fundable,
         can_request: manages && fundable && !detail.allocations.is_empty(),
+        metrics,
         detail,
         currency,
         years,

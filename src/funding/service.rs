@@ -183,6 +183,29 @@ pub fn update_priority(
     })
 }
 
+/// Metrics that measure priorities, as (priority id, metric id, metric name), for links from funding pages to
+/// the metrics feature (which sits above funding and owns everything else about them).
+pub fn metrics_of_priorities(conn: &mut DbConn) -> Result<Vec<(i64, i64, String)>, ServiceError> {
+    use crate::db::schema::metrics;
+    let rows: Vec<(Option<i64>, i64, String)> = metrics::table
+        .filter(metrics::priority_id.is_not_null())
+        .order(metrics::name)
+        .select((metrics::priority_id, metrics::id, metrics::name))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(p, id, name)| p.map(|p| (p, id, name))).collect())
+}
+
+/// Metrics that measure an initiative: (metric id, name).
+pub fn metrics_of_initiative(conn: &mut DbConn, initiative_id: i64) -> Result<Vec<(i64, String)>, ServiceError> {
+    use crate::db::schema::{metric_initiatives, metrics};
+    Ok(metric_initiatives::table
+        .inner_join(metrics::table)
+        .filter(metric_initiatives::initiative_id.eq(initiative_id))
+        .order(metrics::name)
+        .select((metrics::id, metrics::name))
+        .load(conn)?)
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Budgets
 

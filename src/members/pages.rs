@@ -4,7 +4,6 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::model::{MemberStatus, Tier};
@@ -390,22 +389,9 @@ pub async fn import(
     ctx: PageContext,
     db: web::Data<Db>,
     config: web::Data<Config>,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let mut data = Vec::new();
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
-        if field.name() != Some("file") {
-            continue;
-        }
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
-            if data.len() + chunk.len() > MAX_IMPORT_BYTES {
-                return Err(AppError::PayloadTooLarge);
-            }
-            data.extend_from_slice(&chunk);
-        }
-    }
+    let (_, data) = crate::web::forms::read_upload(payload, "file", MAX_IMPORT_BYTES).await?;
     let actor = ctx.user()?.clone();
     match db.run(move |conn| service::import_csv(conn, &actor, &data)).await {
         Ok(n) => Ok(redirect("/members", "success", &format!("{n} organizations imported."), config.is_https())),

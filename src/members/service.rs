@@ -12,6 +12,7 @@ use crate::audit::{self, Actor, Event};
 use crate::db::schema::{invoices, member_history, members, membership_tiers, user_roles, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, ServiceError};
+pub use crate::domain::{ImportError, ImportProblem};
 use crate::money;
 
 pub const PAGE_SIZE: i64 = 25;
@@ -759,14 +760,6 @@ pub fn export_csv(conn: &mut DbConn, viewer: &Identity) -> Result<String, Servic
     String::from_utf8(bytes).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-/// One problem in an imported file: its line (the header is line 1) and column.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct ImportProblem {
-    pub line: usize,
-    pub column: String,
-    pub message: String,
-}
-
 /// Imports organizations from CSV: every row is checked first, and nothing is written unless all are good.
 /// Returns how many were added, or every problem found.
 pub fn import_csv(conn: &mut DbConn, actor: &Identity, data: &[u8]) -> Result<usize, ImportError> {
@@ -851,20 +844,6 @@ pub fn import_csv(conn: &mut DbConn, actor: &Identity, data: &[u8]) -> Result<us
         .map_err(ImportError::Service)?;
         Ok(inputs.len())
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("the file has {} problem(s)", .0.len())]
-    Problems(Vec<ImportProblem>),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-impl From<diesel::result::Error> for ImportError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Service(e.into())
-    }
 }
 
 impl From<crate::db::DbError> for ImportError {

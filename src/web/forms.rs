@@ -57,3 +57,29 @@ impl FromRequest for FormFields {
         Box::pin(async move { Ok(FormFields(form.await?.into_inner())) })
     }
 }
+
+/// The bytes of the file sent in the multipart field `name`, refused past `max` bytes.
+pub async fn read_upload(
+    mut payload: actix_multipart::Multipart,
+    name: &str,
+    max: usize,
+) -> Result<(String, Vec<u8>), AppError> {
+    use futures_util::StreamExt;
+    let mut data = Vec::new();
+    let mut filename = String::new();
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
+        if field.name() != Some(name) {
+            continue;
+        }
+        filename = field.content_disposition().and_then(|d| d.get_filename()).unwrap_or_default().to_string();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if data.len() + chunk.len() > max {
+                return Err(AppError::PayloadTooLarge);
+            }
+            data.extend_from_slice(&chunk);
+        }
+    }
+    Ok((filename, data))
+}

@@ -2,6 +2,7 @@
 //! rendering.
 
 pub mod assets;
+pub mod chart;
 pub mod error;
 pub mod flash;
 pub mod forms;

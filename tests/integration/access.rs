@@ -24,6 +24,7 @@ const EDITORS: May = Only(&[Role::Treasurer, Role::MemberRep]);
 /// The treasurer and the council: the funding picture.
 const FUNDING: May = Only(&[Role::Treasurer, Role::Council]);
 const RULE_SETTERS: May = Only(&[Role::Council, Role::Admin]);
+const COUNCIL: May = Only(&[Role::Council]);
 
 const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/healthz", Anyone),
@@ -180,6 +181,24 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/api/v1/disbursements/{id}/reject", FUNDING),
     ("POST", "/api/v1/disbursements/{id}/pay", TREASURER),
     ("GET", "/treasury", FUNDING),
+    ("GET", "/metrics", SignedIn),
+    ("GET", "/metrics/new", COUNCIL),
+    ("POST", "/metrics/new", COUNCIL),
+    ("GET", "/metrics/import", COUNCIL),
+    ("POST", "/metrics/import", COUNCIL),
+    ("GET", "/metrics/{id}", SignedIn),
+    ("GET", "/metrics/{id}/edit", COUNCIL),
+    ("POST", "/metrics/{id}/edit", COUNCIL),
+    ("POST", "/metrics/{id}/observations", COUNCIL),
+    ("GET", "/metrics/{id}/observations.csv", SignedIn),
+    ("POST", "/metrics/observations/{id}/correct", COUNCIL),
+    ("GET", "/api/v1/metrics", SignedIn),
+    ("POST", "/api/v1/metrics", COUNCIL),
+    ("GET", "/api/v1/metrics/{id}", SignedIn),
+    ("PUT", "/api/v1/metrics/{id}", COUNCIL),
+    ("POST", "/api/v1/metrics/{id}/observations", COUNCIL),
+    ("POST", "/api/v1/metrics/{id}/observations/bulk", COUNCIL),
+    ("POST", "/api/v1/observations/{id}/correct", COUNCIL),
     ("GET", "/api/v1/treasury", FUNDING),
 ];
 

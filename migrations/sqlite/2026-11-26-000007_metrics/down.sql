@@ -1,0 +1,3 @@
+DROP TABLE metric_observations;
+DROP TABLE metric_initiatives;
+DROP TABLE metrics;
