@@ -14,4 +14,5 @@ mod harness;
 mod health;
 mod mail;
 mod members;
+mod metrics;
 mod pages;
