@@ -110,6 +110,7 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
         )?;
     }
     seed_funding(conn)?;
+    seed_metrics(conn)?;
     // FY2025 is over: its books are closed.
     let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
     let fy2025: i64 = crate::db::schema::fiscal_years::table
@@ -393,6 +394,200 @@ fn seed_funding(conn: &mut DbConn) -> Result<(), ServiceError> {
         if *status == "completed" {
             funding::change_status(conn, &treasurer, initiative.id, "completed", "Delivered and paid in full")?;
         }
+    }
+    Ok(())
+}
+
+/// Metrics: (slug, name, unit, direction, baseline, target, how much of the planned pace it keeps, key outcome
+/// (priority slug, outcome position), source, months between values, initiatives it measures).
+type MetricSeed = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    f64,
+    (&'static str, i32),
+    &'static str,
+    u32,
+    &'static [&'static str],
+);
+
+const METRICS: &[MetricSeed] = &[
+    (
+        "non-maintainer-prs",
+        "Pull requests from non-maintainers per month",
+        "count",
+        "higher",
+        180.0,
+        300.0,
+        1.1,
+        ("contributor-capacity", 1),
+        "import",
+        1,
+        &["Contributor onboarding sprints", "Mentoring program for new maintainers", "Paid triage and review rotation"],
+    ),
+    (
+        "self-identified-contributors",
+        "People who identify as contributors",
+        "count",
+        "higher",
+        420.0,
+        600.0,
+        0.86,
+        ("contributor-capacity", 2),
+        "survey",
+        6,
+        &["Community calls and office hours"],
+    ),
+    (
+        "core-coverage",
+        "Line coverage of the core repositories",
+        "percent",
+        "higher",
+        71.0,
+        85.0,
+        1.08,
+        ("reliability-security", 1),
+        "import",
+        1,
+        &["Test coverage push for core repositories"],
+    ),
+    (
+        "minor-releases",
+        "Minor releases per quarter",
+        "count",
+        "higher",
+        2.0,
+        4.0,
+        0.45,
+        ("reliability-security", 2),
+        "import",
+        3,
+        &["Release engineering: a minor release every six weeks"],
+    ),
+    (
+        "days-to-fix",
+        "Median days from a security advisory to its fixed release",
+        "days",
+        "lower",
+        24.0,
+        7.0,
+        1.15,
+        ("reliability-security", 3),
+        "import",
+        1,
+        &["Security response team retainer"],
+    ),
+    (
+        "member-value",
+        "Members who agree membership is worth its dues",
+        "percent",
+        "higher",
+        68.0,
+        80.0,
+        0.84,
+        ("develop-foundation", 1),
+        "survey",
+        6,
+        &["Member value study"],
+    ),
+    (
+        "dues-revenue",
+        "Dues received over the last twelve months",
+        "money",
+        "higher",
+        1_100_000.0,
+        1_500_000.0,
+        0.7,
+        ("develop-foundation", 2),
+        "manual",
+        3,
+        &["Accounting and annual audit"],
+    ),
+];
+
+/// Two years of values for each key outcome's metric: some keep pace with their targets, some do not.
+fn seed_metrics(conn: &mut DbConn) -> Result<(), ServiceError> {
+    use crate::metrics::service::{self as metrics, MetricInput, ObservationInput, Provenance};
+    let council = acting_as(conn, "council@demo.steward.invalid")?;
+    let priorities = funding::all_priorities(conn)?;
+    let outcomes: Vec<(i64, i64, i32)> = crate::db::schema::key_outcomes::table
+        .select((
+            crate::db::schema::key_outcomes::id,
+            crate::db::schema::key_outcomes::priority_id,
+            crate::db::schema::key_outcomes::position,
+        ))
+        .load(conn)?;
+    let initiatives: Vec<(i64, String)> = crate::db::schema::initiatives::table
+        .select((crate::db::schema::initiatives::id, crate::db::schema::initiatives::title))
+        .load(conn)?;
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+    for (n, (slug, name, unit, direction, baseline, target, pace, (priority_slug, outcome), source, every, linked)) in
+        METRICS.iter().enumerate()
+    {
+        let priority = priorities.iter().find(|p| p.slug == *priority_slug).map(|p| p.id);
+        let outcome = outcomes.iter().find(|o| Some(o.1) == priority && o.2 == *outcome).map(|o| o.0);
+        let input = MetricInput {
+            slug: slug.to_string(),
+            name: name.to_string(),
+            description: String::new(),
+            unit: unit.to_string(),
+            direction: direction.to_string(),
+            priority_id: priority.map(|p| p.to_string()).unwrap_or_default(),
+            key_outcome_id: outcome.map(|o| o.to_string()).unwrap_or_default(),
+            initiative_ids: initiatives
+                .iter()
+                .filter(|(_, t)| linked.contains(&t.as_str()))
+                .map(|(id, _)| id.to_string())
+                .collect(),
+            baseline: format!("{baseline}"),
+            baseline_on: start.to_string(),
+            target: format!("{target}"),
+            target_on: "2026-12-31".into(),
+            source: source.to_string(),
+            survey_aggregate: if *source == "survey" { "share_agreeing".into() } else { String::new() },
+            expected_interval_days: (31 * every + 15).to_string(),
+            scope_notes: if *source == "import" {
+                "Counted from the repositories of JupyterLab, Notebook, Jupyter Server, nbformat and nbconvert.".into()
+            } else {
+                String::new()
+            },
+        };
+        let metric = metrics::create_metric(conn, council.user_id, &input)?;
+        // Values at the end of every `every` months through October 2026, keeping `pace` of the straight line
+        // from baseline to target, with a small wobble so the chart looks like real data.
+        let mut values = Vec::new();
+        let mut month = *every;
+        while month <= 22 {
+            let date = start.checked_add_months(chrono::Months::new(month)).and_then(|d| d.pred_opt()).unwrap_or(start);
+            let share = f64::from(month) / 24.0 * pace;
+            let wobble = [0.0, 0.03, -0.02, 0.01, -0.03, 0.02][(month as usize + n) % 6] * (target - baseline).abs();
+            let value = baseline + (target - baseline) * share + wobble;
+            let value =
+                if *unit == "count" || *unit == "money" { value.round() } else { (value * 10.0).round() / 10.0 };
+            values.push(ObservationInput {
+                observed_on: date.to_string(),
+                value: format!("{value}"),
+                note: String::new(),
+            });
+            month += every;
+        }
+        let from = Provenance {
+            source: match *source {
+                "import" => "import",
+                "survey" => "survey",
+                _ => "manual",
+            },
+            label: match *source {
+                "import" => "repository data".into(),
+                "survey" => "member survey".into(),
+                _ => String::new(),
+            },
+            actor: Some(council.user_id),
+        };
+        metrics::record_observations(conn, metric.id, &values, &from)?;
     }
     Ok(())
 }

@@ -129,7 +129,8 @@ fn trend_at(metric: &Metric, observations: &[Observation], date: NaiveDate) -> O
     let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
     let x = (date - metric.baseline_on).num_days() as f64;
     let y = mean_y + sxy / sxx * (x - mean_x);
-    y.is_finite().then_some(y.round() as i64)
+    // To a tenth of a unit: the trend is an estimate, not a measurement.
+    y.is_finite().then_some((y / 100.0).round() as i64 * 100)
 }
 
 /// What an improvement cost.
