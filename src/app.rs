@@ -20,7 +20,8 @@ use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
-    accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, metrics, openapi, treasury,
+    accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, metrics, openapi, surveys,
+    treasury,
 };
 
 /// Every route of the application, each with the access it declares.
@@ -44,6 +45,7 @@ pub fn router() -> Router {
     disbursements::routes(&mut r);
     treasury::routes(&mut r);
     metrics::routes(&mut r);
+    surveys::routes(&mut r);
     audit::routes(&mut r);
     admin::routes(&mut r);
     r

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod settings;
+pub mod surveys;
 pub mod telemetry;
 pub mod treasury;
 pub mod web;

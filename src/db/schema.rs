@@ -428,6 +428,84 @@ diesel::table! {
 }
 
 diesel::table! {
+    survey_answers (response_id, question_id) {
+        response_id -> BigInt,
+        question_id -> BigInt,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    survey_invitations (id) {
+        id -> BigInt,
+        survey_id -> BigInt,
+        user_id -> BigInt,
+        member_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        used -> Bool,
+        sent_on -> Date,
+    }
+}
+
+diesel::table! {
+    survey_organization_answers (survey_id, member_id) {
+        survey_id -> BigInt,
+        member_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    survey_questions (id) {
+        id -> BigInt,
+        survey_id -> BigInt,
+        position -> Integer,
+        kind -> Text,
+        prompt -> Text,
+        required -> Bool,
+        options -> Text,
+        copied_from -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    survey_responses (id) {
+        id -> BigInt,
+        survey_id -> BigInt,
+        resume_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        member_id -> Nullable<BigInt>,
+        tier_id -> Nullable<BigInt>,
+        status -> Text,
+        updated_on -> Date,
+    }
+}
+
+diesel::table! {
+    survey_targets (survey_id, member_id) {
+        survey_id -> BigInt,
+        member_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    surveys (id) {
+        id -> BigInt,
+        title -> Text,
+        introduction -> Text,
+        cycle -> Text,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        audience -> Text,
+        anonymous -> Bool,
+        min_group_size -> Integer,
+        status -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     user_roles (user_id, role) {
         user_id -> BigInt,
         role -> Text,
@@ -477,6 +555,12 @@ diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(outbox -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(survey_answers -> survey_questions (question_id));
+diesel::joinable!(survey_answers -> survey_responses (response_id));
+diesel::joinable!(survey_invitations -> surveys (survey_id));
+diesel::joinable!(survey_invitations -> users (user_id));
+diesel::joinable!(survey_questions -> surveys (survey_id));
+diesel::joinable!(survey_responses -> surveys (survey_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(member_history -> members (member_id));
 diesel::joinable!(metric_initiatives -> initiatives (initiative_id));
@@ -520,6 +604,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     settings,
     sign_in_failures,
+    survey_answers,
+    survey_invitations,
+    survey_organization_answers,
+    survey_questions,
+    survey_responses,
+    survey_targets,
+    surveys,
     user_roles,
     users,
 );
