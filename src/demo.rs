@@ -546,7 +546,8 @@ fn seed_metrics(conn: &mut DbConn) -> Result<(), ServiceError> {
             baseline_on: start.to_string(),
             target: format!("{target}"),
             target_on: "2026-12-31".into(),
-            source: source.to_string(),
+            source: if *source == "survey" { "manual".to_string() } else { source.to_string() },
+            survey_question_id: String::new(),
             survey_aggregate: if *source == "survey" { "share_agreeing".into() } else { String::new() },
             expected_interval_days: (31 * every + 15).to_string(),
             scope_notes: if *source == "import" {

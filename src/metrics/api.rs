@@ -48,6 +48,8 @@ pub struct MetricBody {
     pub target_on: String,
     /// `manual`, `import` or `survey`.
     pub source: String,
+    /// For `survey`: the question whose answers feed it.
+    pub survey_question_id: Option<i64>,
     /// For `survey`: `mean`, `nps` or `share_agreeing`.
     #[serde(default)]
     pub survey_aggregate: String,
@@ -73,6 +75,7 @@ impl From<MetricBody> for MetricInput {
             target: b.target,
             target_on: b.target_on,
             source: b.source,
+            survey_question_id: id(b.survey_question_id),
             survey_aggregate: b.survey_aggregate,
             expected_interval_days: b.expected_interval_days.to_string(),
             scope_notes: b.scope_notes,

@@ -230,6 +230,7 @@ struct FormPage {
     /// (id, "priority: outcome") of every key outcome.
     outcomes: Vec<(i64, String)>,
     initiatives: Vec<(i64, String)>,
+    survey_questions: Vec<(i64, String)>,
     errors: FormErrors,
 }
 
@@ -246,7 +247,9 @@ async fn form_page(
     input: MetricInput,
     errors: FormErrors,
 ) -> Result<FormPage, AppError> {
-    let (priorities, outcomes, initiatives) = db.run(service::choices).await?;
+    let ((priorities, outcomes, initiatives), survey_questions) = db
+        .run(|conn| Ok::<_, ServiceError>((service::choices(conn)?, service::survey_question_choices(conn)?)))
+        .await?;
     let (title, action) = match id {
         Some(id) => ("Edit metric".to_string(), format!("/metrics/{id}/edit")),
         None => ("Define a metric".to_string(), "/metrics/new".to_string()),
@@ -259,6 +262,7 @@ async fn form_page(
         priorities,
         outcomes,
         initiatives,
+        survey_questions,
         errors,
     })
 }
@@ -278,6 +282,7 @@ fn metric_input(form: &FormFields) -> MetricInput {
         target: form.get("target").to_string(),
         target_on: form.get("target_on").to_string(),
         source: form.get("source").to_string(),
+        survey_question_id: form.get("survey_question_id").to_string(),
         survey_aggregate: form.get("survey_aggregate").to_string(),
         expected_interval_days: form.get("expected_interval_days").to_string(),
         scope_notes: form.get("scope_notes").to_string(),
@@ -329,6 +334,7 @@ pub async fn edit_form(ctx: PageContext, db: web::Data<Db>, id: web::Path<i64>) 
         target: super::model::plain(m.target_milli),
         target_on: m.target_on.to_string(),
         source: m.source,
+        survey_question_id: m.survey_question_id.map(|v| v.to_string()).unwrap_or_default(),
         survey_aggregate: m.survey_aggregate.unwrap_or_default(),
         expected_interval_days: m.expected_interval_days.to_string(),
         scope_notes: m.scope_notes,

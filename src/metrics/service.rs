@@ -37,12 +37,15 @@ pub struct MetricInput {
     pub target: String,
     pub target_on: String,
     pub source: String,
+    /// For a survey-fed metric: the question (of any wave) whose answers become its values.
+    pub survey_question_id: String,
     pub survey_aggregate: String,
     pub expected_interval_days: String,
     pub scope_notes: String,
 }
 
 struct CheckedMetric {
+    survey_question_id: Option<i64>,
     priority_id: Option<i64>,
     key_outcome_id: Option<i64>,
     initiative_ids: Vec<i64>,
@@ -101,6 +104,22 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
         }
         _ => None,
     };
+    let survey_question_id = optional_id(&input.survey_question_id, "survey_question_id", &mut errors);
+    if let Some(q) = survey_question_id {
+        use crate::db::schema::survey_questions;
+        let kind: Option<String> =
+            survey_questions::table.find(q).select(survey_questions::kind).first(conn).optional()?;
+        match kind.as_deref() {
+            Some("likert" | "nps" | "number") => {}
+            Some(_) => {
+                errors.push(FieldError::new("survey_question_id", "Choose an agree/disagree, NPS or number question."))
+            }
+            None => errors.push(FieldError::new("survey_question_id", "There is no such question.")),
+        }
+    }
+    if input.source == "survey" && survey_question_id.is_none() {
+        errors.push(FieldError::new("survey_question_id", "Choose the survey question that feeds it."));
+    }
     let priority_id = optional_id(&input.priority_id, "priority_id", &mut errors);
     if let Some(p) = priority_id {
         if funding_priorities::table.filter(funding_priorities::id.eq(p)).count().get_result::<i64>(conn)? == 0 {
@@ -166,6 +185,7 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
     };
     match (baseline, baseline_on, target, target_on, interval, errors.is_empty()) {
         (Some(baseline), Some(baseline_on), Some(target), Some(target_on), Some(interval), true) => Ok(CheckedMetric {
+            survey_question_id: if input.source == "survey" { survey_question_id } else { None },
             priority_id,
             key_outcome_id,
             initiative_ids,
@@ -188,6 +208,18 @@ fn set_initiatives(conn: &mut DbConn, metric_id: i64, ids: &[i64]) -> Result<(),
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Survey questions that can feed a metric (agree/disagree, NPS, number): (id, "cycle: question").
+pub fn survey_question_choices(conn: &mut DbConn) -> Result<Vec<(i64, String)>, ServiceError> {
+    use crate::db::schema::{survey_questions, surveys};
+    let rows: Vec<(i64, String, String)> = survey_questions::table
+        .inner_join(surveys::table)
+        .filter(survey_questions::kind.eq_any(["likert", "nps", "number"]))
+        .order((surveys::opens_at.desc(), survey_questions::position))
+        .select((survey_questions::id, surveys::cycle, survey_questions::prompt))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, cycle, prompt)| (id, format!("{cycle}: {prompt}"))).collect())
 }
 
 /// What the metric form offers: priorities, key outcomes (named with their priority) and initiatives.
@@ -231,6 +263,7 @@ pub fn create_metric(conn: &mut DbConn, actor: i64, input: &MetricInput) -> Resu
                 metrics::target_milli.eq(c.target),
                 metrics::target_on.eq(c.target_on),
                 metrics::source.eq(&input.source),
+                metrics::survey_question_id.eq(c.survey_question_id),
                 metrics::survey_aggregate.eq(&c.survey_aggregate),
                 metrics::expected_interval_days.eq(c.interval),
                 metrics::scope_notes.eq(input.scope_notes.trim()),
@@ -273,6 +306,7 @@ pub fn update_metric(conn: &mut DbConn, actor: i64, id: i64, input: &MetricInput
                 metrics::target_milli.eq(c.target),
                 metrics::target_on.eq(c.target_on),
                 metrics::source.eq(&input.source),
+                metrics::survey_question_id.eq(c.survey_question_id),
                 metrics::survey_aggregate.eq(&c.survey_aggregate),
                 metrics::expected_interval_days.eq(c.interval),
                 metrics::scope_notes.eq(input.scope_notes.trim()),

@@ -272,7 +272,6 @@ impl ResultsPage {
     fn bar(&self, count: impl std::borrow::Borrow<usize>, total: impl std::borrow::Borrow<usize>) -> usize {
         (*count.borrow() * 300).checked_div(*total.borrow()).unwrap_or(0)
     }
-
 }
 
 pub async fn results(ctx: PageContext, db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {

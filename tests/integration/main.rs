@@ -16,3 +16,4 @@ mod mail;
 mod members;
 mod metrics;
 mod pages;
+mod surveys;
