@@ -235,7 +235,8 @@ backend_tests! {
         let reps = w.reps.clone();
         let (responses, answers_text, invitations, audit) = w.app.with_conn(move |c| {
             use schema::{audit_events, survey_answers, survey_invitations, survey_responses};
-            let responses: Vec<(i64, Option<i64>, Option<i64>, String, chrono::NaiveDate)> = survey_responses::table
+            type Row = (i64, Option<i64>, Option<i64>, String, chrono::NaiveDate);
+            let responses: Vec<Row> = survey_responses::table
                 .select((survey_responses::id, survey_responses::user_id, survey_responses::member_id, survey_responses::resume_hash, survey_responses::updated_on))
                 .load(c).unwrap();
             let answers: Vec<String> = survey_answers::table.select(survey_answers::value).load(c).unwrap();
