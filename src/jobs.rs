@@ -1,4 +1,4 @@
-//! Scheduled work inside `steward serve`: today, the dues reminders. Every job is idempotent (its emails
+//! Scheduled work inside `steward serve`: dues reminders and survey reminders. Every job is idempotent (its emails
 //! carry idempotency keys), so it may run often, and on several instances at once.
 
 use std::time::Duration;
@@ -15,19 +15,39 @@ use crate::dues::reminders::{self, ReminderRun};
 /// How often the jobs run.
 pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
+/// What one round of the jobs queued.
+#[derive(Clone, Debug, Default)]
+pub struct JobsRun {
+    pub dues: ReminderRun,
+    pub survey_reminders: usize,
+}
+
 /// Runs every scheduled job once, now (also `steward jobs run`).
-pub async fn run_once(config: &Config, db: &Db, key: &SigningKey) -> Result<ReminderRun, ServiceError> {
-    let (base_url, key) = (config.base_url.clone(), key.clone());
+pub async fn run_once(config: &Config, db: &Db, key: &SigningKey) -> Result<JobsRun, ServiceError> {
+    let (base_url, k) = (config.base_url.clone(), key.clone());
     let span = tracing::info_span!("job", job = "dues_reminders");
-    db.run(move |conn| {
-        let site = crate::settings::service::load_site(conn)?;
-        reminders::send_due(conn, crate::db::now().date(), &site.name, &base_url, &key)
-    })
-    .instrument(span.clone())
-    .await
-    .inspect(|run| {
-        span.in_scope(|| tracing::info!(overdue = run.overdue, renewal = run.renewal, "dues reminders queued"))
-    })
+    let dues = db
+        .run(move |conn| {
+            let site = crate::settings::service::load_site(conn)?;
+            reminders::send_due(conn, crate::db::now().date(), &site.name, &base_url, &k)
+        })
+        .instrument(span.clone())
+        .await
+        .inspect(|run| {
+            span.in_scope(|| tracing::info!(overdue = run.overdue, renewal = run.renewal, "dues reminders queued"))
+        })?;
+    let (base_url, key) = (config.base_url.clone(), key.clone());
+    let span = tracing::info_span!("job", job = "survey_reminders");
+    let survey_reminders = db
+        .run(move |conn| {
+            let site = crate::settings::service::load_site(conn)?;
+            let settings = crate::surveys::service::MailSettings { site_name: site.name, base_url, key };
+            crate::surveys::service::send_reminders(conn, crate::db::now(), &settings)
+        })
+        .instrument(span.clone())
+        .await
+        .inspect(|n| span.in_scope(|| tracing::info!(queued = n, "survey reminders queued")))?;
+    Ok(JobsRun { dues, survey_reminders })
 }
 
 /// The running scheduler; [`Jobs::stop`] ends it between runs.

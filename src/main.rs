@@ -185,7 +185,8 @@ fn run_jobs() -> Result<(), StartupError> {
     let run = actix_web::rt::System::new()
         .block_on(steward::jobs::run_once(&config, &db, &key))
         .map_err(StartupError::Command)?;
-    println!("dues reminders queued: {} overdue, {} renewal", run.overdue, run.renewal);
+    println!("dues reminders queued: {} overdue, {} renewal", run.dues.overdue, run.dues.renewal);
+    println!("survey reminders queued: {}", run.survey_reminders);
     Ok(())
 }
 

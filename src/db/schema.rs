@@ -498,6 +498,7 @@ diesel::table! {
         audience -> Text,
         anonymous -> Bool,
         min_group_size -> Integer,
+        reminder_days -> Text,
         status -> Text,
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,

@@ -37,6 +37,9 @@ pub struct SurveyBody {
     pub anonymous: bool,
     #[serde(default = "five")]
     pub min_group_size: i32,
+    /// Days before closing to remind those who have not answered, e.g. [7, 2].
+    #[serde(default)]
+    pub reminder_days: Vec<i64>,
     /// For `selected`: member organization ids.
     #[serde(default)]
     pub targets: Vec<i64>,
@@ -60,6 +63,7 @@ pub async fn create(user: ApiUser, db: web::Data<Db>, body: web::Json<SurveyBody
         audience: b.audience,
         anonymous: b.anonymous,
         min_group_size: b.min_group_size.to_string(),
+        reminder_days: b.reminder_days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","),
         targets: b.targets.iter().map(|t| t.to_string()).collect(),
     };
     Ok(HttpResponse::Created().json(db.run(move |conn| service::create_survey(conn, actor, &input)).await?))

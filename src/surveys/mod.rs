@@ -22,6 +22,8 @@ pub fn routes(r: &mut Router) {
         .post("/surveys/{id}/close", COUNCIL, pages::close)
         .get("/surveys/{id}/results", COUNCIL, pages::results)
         .post("/surveys/questions/{id}/remove", COUNCIL, pages::remove_question)
+        .get("/my-surveys", Access::Roles(&[Role::MemberRep]), pages::mine)
+        .post("/my-surveys/{id}/link", Access::Roles(&[Role::MemberRep]), pages::resend)
         // The personal link is the authority: whoever holds it answers, signed in or not.
         .get("/s/{token}", Access::Public, pages::answer_form)
         .post("/s/{token}", Access::Public, pages::answer)

@@ -23,6 +23,8 @@ pub struct Survey {
     pub anonymous: bool,
     /// No breakdown shows a group smaller than this.
     pub min_group_size: i32,
+    /// Days before closing on which those who have not answered are reminded, e.g. "7,2".
+    pub reminder_days: String,
     /// `draft`, `open` or `closed`.
     pub status: String,
     pub created_by: Option<i64>,
@@ -100,3 +102,13 @@ pub enum Answer {
 
 /// A day, the finest time an anonymous response keeps.
 pub type Day = NaiveDate;
+
+impl Survey {
+    /// The reminder days, largest first.
+    pub fn reminders(&self) -> Vec<i64> {
+        let mut days: Vec<i64> = self.reminder_days.split(',').filter_map(|d| d.trim().parse().ok()).collect();
+        days.sort_by(|a, b| b.cmp(a));
+        days.dedup();
+        days
+    }
+}

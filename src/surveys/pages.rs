@@ -69,6 +69,7 @@ pub async fn new_form(ctx: PageContext, db: web::Data<Db>) -> Result<HttpRespons
         audience: "per_organization".into(),
         anonymous: true,
         min_group_size: "5".into(),
+        reminder_days: "7, 2".into(),
         ..Default::default()
     };
     render(&new_page(&ctx, &db, input, FormErrors::default()).await?)
@@ -90,6 +91,7 @@ pub async fn create(
         audience: form.get("audience").to_string(),
         anonymous: form.get("anonymous") == "on",
         min_group_size: form.get("min_group_size").to_string(),
+        reminder_days: form.get("reminder_days").to_string(),
         targets: form.all("targets").into_iter().map(str::to_string).collect(),
     };
     let i = input.clone();
@@ -403,5 +405,46 @@ pub async fn answer(
         Err(e) => {
             render_status(&answer_page(&ctx, &db, token, raw, form_errors(e)?).await?, StatusCode::UNPROCESSABLE_ENTITY)
         }
+    }
+}
+
+// ------------------------------------------------------------------------------------ a representative's
+
+#[derive(Template)]
+#[template(path = "surveys/mine.html")]
+struct MinePage {
+    layout: Layout,
+    surveys: Vec<service::MySurvey>,
+}
+
+pub async fn mine(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let user = ctx.user()?.user_id;
+    let surveys = db.run(move |conn| service::my_surveys(conn, user)).await?;
+    render(&MinePage { layout: ctx.layout("Surveys to answer"), surveys })
+}
+
+pub async fn resend(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    site: web::Data<SiteCache>,
+    config: web::Data<Config>,
+    key: web::Data<SigningKey>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let settings = MailSettings {
+        site_name: site.get(&db).await?.name,
+        base_url: config.base_url.clone(),
+        key: key.get_ref().clone(),
+    };
+    let (user, id) = (ctx.user()?.user_id, id.into_inner());
+    match db.run(move |conn| service::resend_link(conn, user, id, &settings)).await {
+        Ok(()) => Ok(redirect(
+            "/my-surveys",
+            "success",
+            "A new personal link is on its way to your email; the old one no longer works.",
+            config.is_https(),
+        )),
+        Err(ServiceError::Conflict(message)) => Ok(redirect("/my-surveys", "error", &message, config.is_https())),
+        Err(other) => Err(other.into()),
     }
 }

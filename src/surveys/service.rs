@@ -50,6 +50,8 @@ pub struct SurveyInput {
     pub audience: String,
     pub anonymous: bool,
     pub min_group_size: String,
+    /// Days before closing to remind those who have not answered, comma-separated ("7, 2"); empty for none.
+    pub reminder_days: String,
     /// For `selected`: member organization ids.
     pub targets: Vec<String>,
 }
@@ -69,6 +71,7 @@ fn parse_time(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<Na
 }
 
 struct CheckedSurvey {
+    reminder_days: String,
     opens_at: NaiveDateTime,
     closes_at: NaiveDateTime,
     min_group_size: i32,
@@ -103,6 +106,18 @@ fn check_survey(conn: &mut DbConn, input: &SurveyInput) -> Result<CheckedSurvey,
             None
         }
     };
+    let mut reminder_days: Vec<i64> = Vec::new();
+    for part in input.reminder_days.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<i64>() {
+            Ok(d) if (1..=60).contains(&d) => reminder_days.push(d),
+            _ => {
+                errors.push(FieldError::new("reminder_days", "List days before closing from 1 to 60, e.g. 7, 2."));
+                break;
+            }
+        }
+    }
+    reminder_days.sort_by(|a, b| b.cmp(a));
+    reminder_days.dedup();
     let mut targets = Vec::new();
     for raw in &input.targets {
         match raw.trim().parse::<i64>() {
@@ -116,9 +131,13 @@ fn check_survey(conn: &mut DbConn, input: &SurveyInput) -> Result<CheckedSurvey,
         errors.push(FieldError::new("targets", "Choose at least one organization."));
     }
     match (opens_at, closes_at, min_group_size, errors.is_empty()) {
-        (Some(opens_at), Some(closes_at), Some(min_group_size), true) => {
-            Ok(CheckedSurvey { opens_at, closes_at, min_group_size, targets })
-        }
+        (Some(opens_at), Some(closes_at), Some(min_group_size), true) => Ok(CheckedSurvey {
+            reminder_days: reminder_days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","),
+            opens_at,
+            closes_at,
+            min_group_size,
+            targets,
+        }),
         _ => Err(ServiceError::Validation(errors)),
     }
 }
@@ -138,6 +157,7 @@ pub fn create_survey(conn: &mut DbConn, actor: i64, input: &SurveyInput) -> Resu
                 surveys::audience.eq(&input.audience),
                 surveys::anonymous.eq(input.anonymous),
                 surveys::min_group_size.eq(c.min_group_size),
+                surveys::reminder_days.eq(&c.reminder_days),
                 surveys::status.eq("draft"),
                 surveys::created_by.eq(actor),
                 surveys::created_at.eq(now),
@@ -326,6 +346,8 @@ pub struct MailSettings {
 
 /// A survey invitation with its personal link.
 pub struct InvitationEmail {
+    /// A reminder (with a fresh link that replaces the earlier one) rather than the first invitation.
+    pub reminder: bool,
     pub name: String,
     pub title: String,
     pub introduction: String,
@@ -401,6 +423,7 @@ pub fn open_survey(
                 )),
             };
             let content = InvitationEmail {
+                reminder: false,
                 name: name.clone(),
                 title: survey.title.clone(),
                 introduction: survey.introduction.clone(),
@@ -507,6 +530,175 @@ fn submitted_answers(conn: &mut DbConn, question_id: i64) -> Result<Vec<(Option<
         .select((survey_responses::tier_id, survey_answers::value))
         .load(conn)?;
     Ok(rows.into_iter().filter_map(|(t, v)| serde_json::from_str(&v).ok().map(|a| (t, a))).collect())
+}
+
+/// Sends the reminders that are due: for each open survey and each of its reminder days that has come, one
+/// email to every invitee who has not used their link, with a fresh link (their old one had not been used, so
+/// nothing is lost). Idempotent: a reminder already queued is not queued again. Returns how many were queued.
+pub fn send_reminders(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    mail_settings: &MailSettings,
+) -> Result<usize, ServiceError> {
+    let open: Vec<Survey> = surveys::table
+        .filter(surveys::status.eq("open"))
+        .filter(surveys::closes_at.gt(now))
+        .select(Survey::as_select())
+        .load(conn)?;
+    let mut queued = 0;
+    for survey in open {
+        for days in survey.reminders() {
+            if now < survey.closes_at - chrono::Duration::days(days) {
+                continue;
+            }
+            queued += db::write_transaction(conn, |conn| {
+                let unused: Vec<(i64, i64, String, String)> = survey_invitations::table
+                    .inner_join(users::table)
+                    .filter(survey_invitations::survey_id.eq(survey.id))
+                    .filter(survey_invitations::used.eq(false))
+                    .select((survey_invitations::id, users::id, users::email, users::display_name))
+                    .load(conn)?;
+                let mut n = 0;
+                for (invitation, user_id, email, name) in unused {
+                    let key = format!("survey:{}:reminder:{days}:user:{user_id}", survey.id);
+                    let exists: i64 = crate::db::schema::outbox::table
+                        .filter(crate::db::schema::outbox::idempotency_key.eq(&key))
+                        .count()
+                        .get_result(conn)?;
+                    if exists > 0 {
+                        continue;
+                    }
+                    send_link(conn, &survey, invitation, user_id, &email, &name, key, true, mail_settings)?;
+                    n += 1;
+                }
+                Ok::<_, ServiceError>(n)
+            })?;
+        }
+    }
+    Ok(queued)
+}
+
+/// Gives an invitation a fresh link and emails it (as a reminder, or as the link asked for again); returns the
+/// new token.
+#[allow(clippy::too_many_arguments)]
+fn send_link(
+    conn: &mut DbConn,
+    survey: &Survey,
+    invitation: i64,
+    user_id: i64,
+    email: &str,
+    name: &str,
+    idempotency_key: String,
+    reminder: bool,
+    mail_settings: &MailSettings,
+) -> Result<String, ServiceError> {
+    let token = random_token();
+    diesel::update(survey_invitations::table.find(invitation))
+        .set(survey_invitations::token_hash.eq(hash_token(&token)))
+        .execute(conn)?;
+    let context = EmailContext {
+        site_name: mail_settings.site_name.clone(),
+        base_url: mail_settings.base_url.clone(),
+        unsubscribe_url: Some(mail::unsubscribe_url(
+            &mail_settings.key,
+            &mail_settings.base_url,
+            user_id,
+            Category::Surveys,
+        )),
+    };
+    let content = InvitationEmail {
+        reminder,
+        name: name.to_string(),
+        title: survey.title.clone(),
+        introduction: survey.introduction.clone(),
+        closes: survey.closes_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        link: format!("{}/s/{token}", mail_settings.base_url.trim_end_matches('/')),
+        anonymous: survey.anonymous,
+    }
+    .render(&context)
+    .map_err(|e| ServiceError::Internal(format!("rendering the survey email: {e}")))?;
+    mail::enqueue(
+        conn,
+        &Outgoing {
+            idempotency_key,
+            category: if reminder { Category::Reminders } else { Category::Surveys },
+            user_id: Some(user_id),
+            to_address: email.to_string(),
+            to_name: Some(name.to_string()),
+            content,
+        },
+    )?;
+    Ok(token)
+}
+
+/// An open survey as a representative sees it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MySurvey {
+    pub survey: Survey,
+    /// Whether their link has been used (a draft saved or answers sent).
+    pub used: bool,
+}
+
+/// The open surveys a person is invited to.
+pub fn my_surveys(conn: &mut DbConn, user_id: i64) -> Result<Vec<MySurvey>, ServiceError> {
+    let rows: Vec<(Survey, bool)> = survey_invitations::table
+        .inner_join(surveys::table)
+        .filter(survey_invitations::user_id.eq(user_id))
+        .filter(surveys::status.eq("open"))
+        .order(surveys::closes_at)
+        .select((Survey::as_select(), survey_invitations::used))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(survey, used)| MySurvey { survey, used }).collect())
+}
+
+/// Emails a representative a fresh personal link to an open survey, when theirs is lost. A link already used
+/// for an anonymous survey cannot be replaced: only it finds those answers, and Steward cannot tell whose
+/// they are.
+pub fn resend_link(
+    conn: &mut DbConn,
+    user_id: i64,
+    survey_id: i64,
+    mail_settings: &MailSettings,
+) -> Result<(), ServiceError> {
+    db::write_transaction(conn, |conn| {
+        let survey = find_survey(conn, survey_id)?;
+        if !survey.accepts_answers(db::now()) {
+            return Err(ServiceError::Conflict("This survey is not open for answers.".into()));
+        }
+        let (invitation, used, email, name): (i64, bool, String, String) = survey_invitations::table
+            .inner_join(users::table)
+            .filter(survey_invitations::survey_id.eq(survey_id))
+            .filter(survey_invitations::user_id.eq(user_id))
+            .select((survey_invitations::id, survey_invitations::used, users::email, users::display_name))
+            .first(conn)
+            .optional()?
+            .ok_or(ServiceError::NotFound("survey invitation"))?;
+        if used && survey.anonymous {
+            return Err(ServiceError::Conflict(
+                "Your link has been used. In an anonymous survey only that link finds your answers again; use the one in your email."
+                    .into(),
+            ));
+        }
+        let old_resume: Option<i64> = if used {
+            // A named survey: the answers are theirs by name, so they move to the new link.
+            survey_responses::table
+                .filter(survey_responses::survey_id.eq(survey_id))
+                .filter(survey_responses::user_id.eq(user_id))
+                .select(survey_responses::id)
+                .first(conn)
+                .optional()?
+        } else {
+            None
+        };
+        let key = format!("survey:{survey_id}:link:{}:user:{user_id}", &random_token()[..16]);
+        let token = send_link(conn, &survey, invitation, user_id, &email, &name, key, false, mail_settings)?;
+        if let Some(response) = old_resume {
+            diesel::update(survey_responses::table.find(response))
+                .set(survey_responses::resume_hash.eq(resume_hash(&token)))
+                .execute(conn)?;
+        }
+        audit::record(conn, Event::new(Actor::User(user_id), "survey.link_resent").target("survey", survey_id))
+    })
 }
 
 // ------------------------------------------------------------------------------------------------- answering

@@ -191,6 +191,8 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/surveys/{id}/close", COUNCIL),
     ("GET", "/surveys/{id}/results", COUNCIL),
     ("POST", "/surveys/questions/{id}/remove", COUNCIL),
+    ("GET", "/my-surveys", Only(&[Role::MemberRep])),
+    ("POST", "/my-surveys/{id}/link", Only(&[Role::MemberRep])),
     ("GET", "/s/{token}", Anyone),
     ("POST", "/s/{token}", Anyone),
     ("GET", "/api/v1/surveys", COUNCIL),

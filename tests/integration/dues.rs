@@ -198,9 +198,9 @@ backend_tests! {
         let (config, db) = (app.config.clone(), app.db.clone());
         let key = tokio::task::spawn_blocking(move || steward::app::signing_key(&config, &db).unwrap()).await.unwrap();
         let first = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
-        assert_eq!((first.overdue, first.renewal), (1, 1));
+        assert_eq!((first.dues.overdue, first.dues.renewal), (1, 1));
         let again = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
-        assert_eq!((again.overdue, again.renewal), (0, 0), "a second run queues nothing new");
+        assert_eq!((again.dues.overdue, again.dues.renewal), (0, 0), "a second run queues nothing new");
         let smtp = crate::support::smtp::SmtpServer::start();
         assert_eq!(app.deliver_mail_to(&smtp).await.sent, 2);
         let mail = smtp.wait_for(2, std::time::Duration::from_secs(10)).await;
@@ -214,7 +214,7 @@ backend_tests! {
         app.with_conn(move |c| steward::mail::preferences::set(c, rep_id, steward::mail::Category::Reminders, false).unwrap()).await;
         app.with_conn(|c| diesel::delete(schema::outbox::table).execute(c).unwrap()).await;
         let rerun = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
-        assert_eq!(rerun.overdue + rerun.renewal, 2, "queued again once the earlier rows are gone");
+        assert_eq!(rerun.dues.overdue + rerun.dues.renewal, 2, "queued again once the earlier rows are gone");
         let report = app.deliver_mail_to(&smtp).await;
         assert_eq!((report.sent, report.cancelled), (0, 2));
         assert_eq!(smtp.messages().len(), 2);

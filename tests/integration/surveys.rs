@@ -374,4 +374,49 @@ backend_tests! {
         assert_eq!((obs["value_milli"].as_i64(), obs["source"].as_str(), obs["source_label"].as_str()), (Some(50_000), Some("survey"), Some("2026-H2")), "1 of 2 agrees: 50%");
         assert_eq!(call(&w.app, &w.council, "POST", &format!("/api/v1/surveys/{survey}/close"), None).await.0, 409, "closed once");
     }
+
+    async fn reminders_reach_only_those_who_have_not_answered_and_a_lost_link_can_be_replaced(backend) {
+        let w = world(backend, 3, 1).await;
+        let now = steward::db::now();
+        let (_, s) = call(&w.app, &w.council, "POST", "/api/v1/surveys", Some(json!({"title": "Quick poll", "cycle": "2026-Q4",
+            "opens_at": (now - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M").to_string(),
+            "closes_at": (now + chrono::Duration::days(3)).format("%Y-%m-%dT%H:%M").to_string(),
+            "audience": "per_organization", "anonymous": true, "reminder_days": [7, 1]}))).await;
+        let id = s["id"].as_i64().unwrap();
+        let (_, q) = call(&w.app, &w.council, "POST", &format!("/api/v1/surveys/{id}/questions"), Some(json!({"kind": "nps", "prompt": "Recommend?", "required": true}))).await;
+        let q = q["id"].as_i64().unwrap();
+        call(&w.app, &w.council, "POST", &format!("/api/v1/surveys/{id}/open"), None).await;
+        // The first representative answers; the other two do not.
+        let first = link_of(&w.app, &w.reps[0].1).await;
+        call(&w.app, "", "POST", "/api/v1/survey-answers", Some(json!({"token": first, "answers": {q.to_string(): ["9"]}, "submit": true}))).await;
+        let old = link_of(&w.app, &w.reps[1].1).await;
+        let (config, db) = (w.app.config.clone(), w.app.db.clone());
+        let key = tokio::task::spawn_blocking(move || steward::app::signing_key(&config, &db).unwrap()).await.unwrap();
+        let run = steward::jobs::run_once(&w.app.config, &w.app.db, &key).await.unwrap();
+        assert_eq!(run.survey_reminders, 2, "the 7-day reminder is due (closing in 3 days); the 1-day one is not yet");
+        assert_eq!(steward::jobs::run_once(&w.app.config, &w.app.db, &key).await.unwrap().survey_reminders, 0, "once");
+        let outbox = w.app.outbox().await;
+        assert!(outbox.iter().any(|m| m.0 == w.reps[1].1 && m.1.starts_with("Reminder:")));
+        assert!(!outbox.iter().any(|m| m.0 == w.reps[0].1 && m.1.starts_with("Reminder:")), "who answered is not reminded");
+        assert_eq!(Browser::new(&w.app.address).get(&format!("/s/{old}")).await.0, 404, "the reminder's link replaces the old one");
+        let fresh = link_of(&w.app, &w.reps[1].1).await;
+        assert_eq!(Browser::new(&w.app.address).get(&format!("/s/{fresh}")).await.0, 200);
+
+        // A representative who lost the link asks for a new one from their page.
+        let rep = crate::support::TestUser { id: w.reps[2].0, email: w.reps[2].1.clone(), password: crate::support::TEST_PASSWORD.into() };
+        let b = w.app.browser_signed_in(&rep).await;
+        let (_, page) = b.get("/my-surveys").await;
+        assert!(page.contains("Quick poll") && page.contains("You have not answered yet"));
+        let before = link_of(&w.app, &rep.email).await;
+        assert_eq!(b.post(&format!("/my-surveys/{id}/link"), &[]).await.status(), 303);
+        let after = link_of(&w.app, &rep.email).await;
+        assert_ne!(before, after);
+        assert_eq!(Browser::new(&w.app.address).get(&format!("/s/{before}")).await.0, 404);
+        // Once used in an anonymous survey, the link cannot be replaced: nothing else finds those answers.
+        call(&w.app, "", "POST", "/api/v1/survey-answers", Some(json!({"token": after, "answers": {q.to_string(): ["3"]}, "submit": false}))).await;
+        let res = b.post(&format!("/my-surveys/{id}/link"), &[]).await;
+        assert_eq!(res.status(), 303);
+        assert!(b.get("/my-surveys").await.1.contains("only that link finds your answers"));
+        assert_eq!(link_of(&w.app, &rep.email).await, after, "no new link was sent");
+    }
 }

@@ -10,6 +10,8 @@ CREATE TABLE surveys (
     audience TEXT NOT NULL CHECK (audience IN ('per_organization', 'per_person', 'selected')),
     anonymous BOOLEAN NOT NULL,
     min_group_size INTEGER NOT NULL CHECK (min_group_size >= 1),
+    -- Days before closing on which those who have not answered are reminded, e.g. '7,2'.
+    reminder_days TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed')),
     created_by BIGINT REFERENCES users (id),
     created_at TIMESTAMP NOT NULL,
