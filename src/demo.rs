@@ -111,6 +111,7 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
     }
     seed_funding(conn)?;
     seed_metrics(conn)?;
+    seed_surveys(conn)?;
     // FY2025 is over: its books are closed.
     let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
     let fy2025: i64 = crate::db::schema::fiscal_years::table
@@ -593,6 +594,134 @@ fn seed_metrics(conn: &mut DbConn) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// The member survey's questions: (kind, question, options).
+const SURVEY_QUESTIONS: &[(&str, &str, &[&str])] = &[
+    ("likert", "Membership in the foundation is worth its dues", &[]),
+    ("nps", "How likely are you to recommend membership to a peer organization?", &[]),
+    ("likert", "The software is reliable enough for our work", &[]),
+    (
+        "ranking",
+        "Rank what the foundation should improve first",
+        &["Documentation", "Release cadence", "Security response", "Onboarding of contributors"],
+    ),
+    ("points", "Spread 100 points over the funding priorities", &[]),
+    ("long_text", "What should the foundation change?", &[]),
+];
+
+/// A closed 2026-H1 member survey answered by most members, and an open 2026-H2 wave that repeats it.
+fn seed_surveys(conn: &mut DbConn) -> Result<(), ServiceError> {
+    use crate::surveys::service::{self as surveys, MailSettings, QuestionInput, SurveyInput};
+    let council = acting_as(conn, "council@demo.steward.invalid")?;
+    let settings = MailSettings {
+        site_name: FOUNDATION_NAME.into(),
+        base_url: "http://127.0.0.1:8080".into(),
+        key: crate::config::SigningKey(settings::secret_key(conn)?),
+    };
+    let now = db::now();
+    let input = |title: &str, cycle: &str| SurveyInput {
+        title: title.into(),
+        introduction: "Ten minutes, twice a year: what membership is worth to you, how the software serves you, and \
+                       where the foundation should spend next."
+            .into(),
+        cycle: cycle.into(),
+        opens_at: (now - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string(),
+        closes_at: (now + chrono::Duration::days(20)).format("%Y-%m-%dT%H:%M").to_string(),
+        audience: "per_organization".into(),
+        anonymous: true,
+        min_group_size: "5".into(),
+        reminder_days: "7, 2".into(),
+        targets: Vec::new(),
+    };
+    let h1 = surveys::create_survey(conn, council.user_id, &input("Member survey", "2026-H1"))?;
+    for (kind, prompt, options) in SURVEY_QUESTIONS {
+        let q = QuestionInput {
+            kind: kind.to_string(),
+            prompt: prompt.to_string(),
+            required: *kind != "long_text",
+            options: options.join("\n"),
+        };
+        surveys::add_question(conn, council.user_id, h1.id, &q)?;
+    }
+    surveys::open_survey(conn, council.user_id, h1.id, &settings)?;
+    let questions = surveys::questions(conn, h1.id)?;
+    let priorities = funding::all_priorities(conn)?.into_iter().filter(|p| p.active).count();
+    // Most organizations answer, through the links in their invitations.
+    let links: Vec<String> = crate::db::schema::outbox::table
+        .filter(crate::db::schema::outbox::idempotency_key.like(format!("survey:{}:invitation:%", h1.id)))
+        .order(crate::db::schema::outbox::id)
+        .select(crate::db::schema::outbox::body_text)
+        .load(conn)?;
+    let comments = [
+        "More predictable releases would help us plan upgrades.",
+        "The security response has been excellent this year.",
+        "Please invest in documentation for newcomers.",
+        "",
+        "We would like a say in the roadmap of the core libraries.",
+    ];
+    for (i, body) in links.iter().enumerate() {
+        if i % 6 == 5 {
+            continue;
+        }
+        let Some(token) = body.split("/s/").nth(1).and_then(|t| t.split_whitespace().next()) else { continue };
+        let mut raw = crate::surveys::service::RawAnswers::new();
+        for q in &questions {
+            let values: Vec<String> = match q.kind.as_str() {
+                "likert" => vec![(2 + (i * 7 + q.position as usize) % 4).to_string()],
+                "nps" => vec![(4 + (i * 5) % 7).to_string()],
+                "ranking" => {
+                    let n = q.labels().len();
+                    (0..n).map(|o| ((o + i) % n + 1).to_string()).collect()
+                }
+                "points" => {
+                    let first = 20 + (i * 13) % 50;
+                    let mut p = vec![first.to_string(), (100 - first).to_string()];
+                    p.resize(priorities, "0".into());
+                    if priorities >= 3 {
+                        let second = (100 - first) / 2;
+                        p[1] = second.to_string();
+                        p[2] = (100 - first - second).to_string();
+                    }
+                    p
+                }
+                _ => vec![comments[i % comments.len()].to_string()],
+            };
+            raw.insert(q.id, values);
+        }
+        surveys::answer(conn, token, &raw, true)?;
+    }
+    // The first wave ran in the spring.
+    diesel::update(crate::db::schema::surveys::table.find(h1.id))
+        .set((
+            crate::db::schema::surveys::opens_at
+                .eq(chrono::NaiveDate::from_ymd_opt(2026, 5, 4).and_then(|d| d.and_hms_opt(9, 0, 0)).unwrap_or(now)),
+            crate::db::schema::surveys::closes_at
+                .eq(chrono::NaiveDate::from_ymd_opt(2026, 6, 15).and_then(|d| d.and_hms_opt(17, 0, 0)).unwrap_or(now)),
+        ))
+        .execute(conn)?;
+    surveys::close_survey(conn, council.user_id, h1.id)?;
+    // The second wave repeats the questions, so the waves compare, and feeds the member-value metric.
+    let h2 = surveys::create_survey(conn, council.user_id, &input("Member survey", "2026-H2"))?;
+    surveys::copy_questions(conn, council.user_id, h2.id, h1.id)?;
+    surveys::open_survey(conn, council.user_id, h2.id, &settings)?;
+    let worth = surveys::questions(conn, h2.id)?.into_iter().next().map(|q| q.id);
+    let metric: Option<i64> = crate::db::schema::metrics::table
+        .filter(crate::db::schema::metrics::slug.eq("member-value"))
+        .select(crate::db::schema::metrics::id)
+        .first(conn)
+        .optional()?;
+    if let (Some(metric), Some(question)) = (metric, worth) {
+        diesel::update(crate::db::schema::metrics::table.find(metric))
+            .set((
+                crate::db::schema::metrics::source.eq("survey"),
+                crate::db::schema::metrics::survey_question_id.eq(question),
+                crate::db::schema::metrics::survey_aggregate.eq("share_agreeing"),
+            ))
+            .execute(conn)?;
+    }
+    // The demo's mail is not for anyone: the links above served to fill in the answers.
+    Ok(())
+}
+
 /// The demo acts as its treasurer when it adds tiers and organizations.
 fn acting_as(conn: &mut DbConn, email: &str) -> Result<Identity, ServiceError> {
     let user_id: i64 = users::table.filter(users::email.eq(email)).select(users::id).first(conn)?;
@@ -666,6 +795,20 @@ fn seed_accounts(conn: &mut DbConn) -> Result<(), ServiceError> {
             .select(crate::db::schema::members::id)
             .first(conn)?;
         let user_id = add_user(conn, email, name, roles, Some(member_id))?;
+        members::set_contacts(conn, &treasurer, member_id, Some(user_id), Some(user_id))?;
+    }
+    // Every other active organization has a representative too (not for signing in: the demo prints only the
+    // accounts above), so that surveys and reminders reach the whole membership.
+    for (slug, name, _, status, _, _) in MEMBERS {
+        if *status != "active" || DEMO_USERS.iter().any(|u| u.3 == Some(*slug)) {
+            continue;
+        }
+        let member_id: i64 = crate::db::schema::members::table
+            .filter(crate::db::schema::members::slug.eq(slug))
+            .select(crate::db::schema::members::id)
+            .first(conn)?;
+        let email = format!("{slug}@members.demo.steward.invalid");
+        let user_id = add_user(conn, &email, &format!("{name} representative"), &[Role::MemberRep], Some(member_id))?;
         members::set_contacts(conn, &treasurer, member_id, Some(user_id), Some(user_id))?;
     }
     seed_dues(conn, &treasurer)?;
