@@ -20,8 +20,8 @@ use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
-    accounts, admin, audit, disbursements, dues, funding, health, home, ledger, members, metrics, openapi, surveys,
-    treasury,
+    accounts, admin, audit, disbursements, dues, feedback, funding, health, home, ledger, members, metrics, openapi,
+    surveys, treasury,
 };
 
 /// Every route of the application, each with the access it declares.
@@ -46,6 +46,7 @@ pub fn router() -> Router {
     treasury::routes(&mut r);
     metrics::routes(&mut r);
     surveys::routes(&mut r);
+    feedback::routes(&mut r);
     audit::routes(&mut r);
     admin::routes(&mut r);
     r

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod disbursements;
 pub mod domain;
 pub mod dues;
+pub mod feedback;
 pub mod funding;
 pub mod health;
 pub mod home;

@@ -59,6 +59,8 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     links.push(("Metrics", "/metrics", identity.is_some()));
     links.push(("Surveys", "/surveys", has(&[Role::Council])));
     links.push(("Surveys to answer", "/my-surveys", has(&[Role::MemberRep]) && !has(&[Role::Council])));
+    links.push(("Feedback", "/feedback", has(&[Role::MemberRep]) && !has(&[Role::Council])));
+    links.push(("Feedback", "/feedback/triage", has(&[Role::Council])));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
     links.push(("Mail", "/admin/mail", has(&[Role::Admin])));

@@ -82,6 +82,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    feedback_items (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        member_id -> Nullable<BigInt>,
+        subject -> Text,
+        body -> Text,
+        priority_id -> Nullable<BigInt>,
+        initiative_id -> Nullable<BigInt>,
+        status -> Text,
+        answer -> Text,
+        answered_by -> Nullable<BigInt>,
+        answered_at -> Nullable<Timestamp>,
+        quotable -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     fiscal_years (id) {
         id -> BigInt,
         label -> Text,
@@ -582,6 +601,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     disbursement_approvals,
     disbursements,
     exchange_rates,
+    feedback_items,
     email_preferences,
     fiscal_years,
     funding_priorities,

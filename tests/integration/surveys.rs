@@ -419,4 +419,33 @@ backend_tests! {
         assert!(b.get("/my-surveys").await.1.contains("only that link finds your answers"));
         assert_eq!(link_of(&w.app, &rep.email).await, after, "no new link was sent");
     }
+
+    async fn feedback_between_surveys_is_answered_and_can_be_quoted(backend) {
+        let w = world(backend, 2, 1).await;
+        let rep = crate::support::TestUser { id: w.reps[0].0, email: w.reps[0].1.clone(), password: crate::support::TEST_PASSWORD.into() };
+        let b = w.app.browser_signed_in(&rep).await;
+        b.get("/feedback").await;
+        let res = b.post("/feedback", &[("subject", ""), ("body", "typed text"), ("priority_id", "999")]).await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"subject-error\"") && html.contains("typed text") && html.contains("no such priority"), "{html}");
+        let res = b.post("/feedback", &[("subject", "Release notes"), ("body", "Please publish <b>release notes</b> for minor versions.")]).await;
+        assert_eq!(res.status(), 303);
+        let list = call(&w.app, &w.council, "GET", "/api/v1/feedback?status=new", None).await.1;
+        let id = list[0]["id"].as_i64().unwrap();
+        assert_eq!(list[0]["organization"], "Org 0");
+        let (status, problem) = call(&w.app, &w.council, "POST", &format!("/api/v1/feedback/{id}/answer"), Some(json!({"status": "declined", "answer": "No.", "quotable": true}))).await;
+        assert_eq!((status, fields(&problem)), (422, vec!["quotable".to_string()]));
+        let (status, item) = call(&w.app, &w.council, "POST", &format!("/api/v1/feedback/{id}/answer"), Some(json!({"status": "planned", "answer": "Starting with 4.3, every minor release has notes.", "quotable": true}))).await;
+        assert_eq!((status, item["status"].as_str()), (200, Some("planned")));
+        let mail = w.app.outbox().await;
+        assert!(mail.iter().any(|m| m.0 == rep.email && m.1.contains("is planned") && m.2.contains("every minor release has notes")));
+        let (_, page) = b.get("/feedback").await;
+        assert!(page.contains("every minor release has notes") && page.contains("release notes") && !page.contains("<b>release notes"), "escaped, answered");
+        // Another organization's representative sees none of it.
+        let other_token = w.app.api_token_for(w.reps[1].0).await;
+        assert_eq!(call(&w.app, &other_token, "GET", "/api/v1/feedback", None).await.1.as_array().unwrap().len(), 0);
+        let quoted = w.app.with_conn(|c| steward::feedback::service::quotable(c, steward::db::now() - chrono::Duration::days(1)).unwrap()).await;
+        assert_eq!(quoted.len(), 1);
+    }
 }

@@ -1,3 +1,4 @@
+DROP TABLE feedback_items;
 DROP INDEX metrics_survey_question;
 DROP TABLE survey_answers;
 DROP TABLE survey_responses;

@@ -82,3 +82,24 @@ CREATE TABLE survey_answers (
 
 -- A metric fed by a survey question names it.
 CREATE INDEX metrics_survey_question ON metrics (survey_question_id);
+
+-- Between surveys: a representative's suggestion or question, optionally about a priority or initiative, and
+-- the council's answer. Answered items the council marks quotable may appear in the progress reports.
+CREATE TABLE feedback_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    member_id BIGINT REFERENCES members (id),
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    priority_id BIGINT REFERENCES funding_priorities (id),
+    initiative_id BIGINT REFERENCES initiatives (id),
+    status TEXT NOT NULL CHECK (status IN ('new', 'answered', 'planned', 'declined')),
+    answer TEXT NOT NULL DEFAULT '',
+    answered_by BIGINT REFERENCES users (id),
+    answered_at TIMESTAMP,
+    quotable BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX feedback_items_status ON feedback_items (status, created_at);
+CREATE INDEX feedback_items_user ON feedback_items (user_id);
