@@ -83,6 +83,7 @@ use crate::web::{render, AppError, Layout};
         crate::surveys::api::close,
         crate::surveys::api::results,
         crate::surveys::api::answer,
+        crate::surveys::api::answer_community,
         crate::feedback::api::list,
         crate::feedback::api::send,
         crate::feedback::api::answer,

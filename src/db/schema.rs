@@ -518,6 +518,7 @@ diesel::table! {
         anonymous -> Bool,
         min_group_size -> Integer,
         reminder_days -> Text,
+        public_token -> Nullable<Text>,
         status -> Text,
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,

@@ -197,3 +197,27 @@ pub async fn answer(db: web::Data<Db>, body: web::Json<AnswerBody>) -> Result<Ht
     let status = db.run(move |conn| service::answer(conn, &b.token, &b.answers, b.submit)).await?;
     Ok(HttpResponse::Ok().json(AnswerStatus { status: status.to_string() }))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityAnswerBody {
+    /// The token of the community survey's public link (`/c/<token>`).
+    pub token: String,
+    pub answers: BTreeMap<i64, Vec<String>>,
+}
+
+/// One anonymous answer to a community survey; a few per client and day.
+#[utoipa::path(post, path = "/api/v1/community-answers", tag = "surveys", request_body = CommunityAnswerBody,
+    responses((status = 201, body = AnswerStatus), (status = 404, body = crate::web::error::ProblemSchema),
+        (status = 409, body = crate::web::error::ProblemSchema), (status = 422, body = crate::web::error::ProblemSchema),
+        (status = 429, body = crate::web::error::ProblemSchema)))]
+pub async fn answer_community(
+    req: actix_web::HttpRequest,
+    db: web::Data<Db>,
+    body: web::Json<CommunityAnswerBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let client = crate::accounts::session::client_ip(&req).unwrap_or_default();
+    db.run(move |conn| service::answer_community(conn, &b.token, &client, &b.answers)).await?;
+    Ok(HttpResponse::Created().json(AnswerStatus { status: "submitted".into() }))
+}

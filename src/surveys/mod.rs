@@ -26,6 +26,8 @@ pub fn routes(r: &mut Router) {
         .post("/my-surveys/{id}/link", Access::Roles(&[Role::MemberRep]), pages::resend)
         // The personal link is the authority: whoever holds it answers, signed in or not.
         .get("/s/{token}", Access::Public, pages::answer_form)
+        .get("/c/{token}", Access::Public, pages::community_form)
+        .post("/c/{token}", Access::Public, pages::community_answer)
         .post("/s/{token}", Access::Public, pages::answer)
         .get("/api/v1/surveys", COUNCIL, api::list)
         .post("/api/v1/surveys", COUNCIL, api::create)
@@ -34,5 +36,6 @@ pub fn routes(r: &mut Router) {
         .post("/api/v1/surveys/{id}/open", COUNCIL, api::open)
         .post("/api/v1/surveys/{id}/close", COUNCIL, api::close)
         .get("/api/v1/surveys/{id}/results", COUNCIL, api::results)
-        .post("/api/v1/survey-answers", Access::Public, api::answer);
+        .post("/api/v1/survey-answers", Access::Public, api::answer)
+        .post("/api/v1/community-answers", Access::Public, api::answer_community);
 }

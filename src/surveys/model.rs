@@ -17,14 +17,17 @@ pub struct Survey {
     pub cycle: String,
     pub opens_at: NaiveDateTime,
     pub closes_at: NaiveDateTime,
-    /// `per_organization` (one answer per member organization), `per_person` (each representative), or
-    /// `selected` (the chosen organizations, one answer each).
+    /// `per_organization` (one answer per member organization), `per_person` (each representative),
+    /// `selected` (the chosen organizations, one answer each), or `community` (a public link, anonymous).
     pub audience: String,
     pub anonymous: bool,
     /// No breakdown shows a group smaller than this.
     pub min_group_size: i32,
     /// Days before closing on which those who have not answered are reminded, e.g. "7,2".
     pub reminder_days: String,
+    /// A community survey's public link token (shared openly; not a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_token: Option<String>,
     /// `draft`, `open` or `closed`.
     pub status: String,
     pub created_by: Option<i64>,
@@ -40,7 +43,11 @@ impl Survey {
 
     /// One answer per organization (rather than per person).
     pub fn one_per_organization(&self) -> bool {
-        self.audience != "per_person"
+        matches!(self.audience.as_str(), "per_organization" | "selected")
+    }
+
+    pub fn is_community(&self) -> bool {
+        self.audience == "community"
     }
 }
 

@@ -303,14 +303,19 @@ struct AnswerPage {
     errors: FormErrors,
 }
 
-impl AnswerPage {
+/// What the question fields of an answer form read, shared by the personal-link and community pages.
+trait AnswerFields {
+    fn form(&self) -> &AnswerForm;
+    fn typed(&self) -> &BTreeMap<i64, Vec<String>>;
+    fn field_errors(&self) -> &FormErrors;
+
     /// The value(s) to show for a question: what was typed, else what was saved.
     fn value(&self, q: &Question, i: impl std::borrow::Borrow<usize>) -> String {
         let i = *i.borrow();
-        if let Some(v) = self.typed.get(&q.id) {
+        if let Some(v) = self.typed().get(&q.id) {
             return v.get(i).cloned().unwrap_or_default();
         }
-        match (self.f.answers.get(&q.id), q.kind.as_str()) {
+        match (self.form().answers.get(&q.id), q.kind.as_str()) {
             (Some(Answer::Number(n)), "number") => crate::metrics::model::plain(*n),
             (Some(Answer::Number(n)), _) if i == 0 => n.to_string(),
             (Some(Answer::Text(t)), _) if i == 0 => t.clone(),
@@ -324,10 +329,10 @@ impl AnswerPage {
 
     fn chosen(&self, q: &Question, option: impl std::borrow::Borrow<usize>) -> bool {
         let option = *option.borrow() as i64;
-        if let Some(v) = self.typed.get(&q.id) {
+        if let Some(v) = self.typed().get(&q.id) {
             return v.iter().any(|s| s == &option.to_string());
         }
-        match self.f.answers.get(&q.id) {
+        match self.form().answers.get(&q.id) {
             Some(Answer::Number(n)) => *n == option,
             Some(Answer::List(l)) => l.contains(&option),
             _ => false,
@@ -335,11 +340,23 @@ impl AnswerPage {
     }
 
     fn priority(&self, id: impl std::borrow::Borrow<i64>) -> String {
-        self.f.priorities.iter().find(|p| p.0 == *id.borrow()).map(|p| p.1.clone()).unwrap_or_default()
+        self.form().priorities.iter().find(|p| p.0 == *id.borrow()).map(|p| p.1.clone()).unwrap_or_default()
     }
 
     fn error(&self, q: &Question) -> Option<&str> {
-        self.errors.get(&format!("q{}", q.id))
+        self.field_errors().get(&format!("q{}", q.id))
+    }
+}
+
+impl AnswerFields for AnswerPage {
+    fn form(&self) -> &AnswerForm {
+        &self.f
+    }
+    fn typed(&self) -> &BTreeMap<i64, Vec<String>> {
+        &self.typed
+    }
+    fn field_errors(&self) -> &FormErrors {
+        &self.errors
     }
 }
 
@@ -446,5 +463,82 @@ pub async fn resend(
         )),
         Err(ServiceError::Conflict(message)) => Ok(redirect("/my-surveys", "error", &message, config.is_https())),
         Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- community
+
+#[derive(Template)]
+#[template(path = "surveys/community.html")]
+struct CommunityPage {
+    layout: Layout,
+    token: String,
+    f: AnswerForm,
+    count: i64,
+    open: bool,
+    notice: &'static str,
+    typed: BTreeMap<i64, Vec<String>>,
+    errors: FormErrors,
+}
+
+impl AnswerFields for CommunityPage {
+    fn form(&self) -> &AnswerForm {
+        &self.f
+    }
+    fn typed(&self) -> &BTreeMap<i64, Vec<String>> {
+        &self.typed
+    }
+    fn field_errors(&self) -> &FormErrors {
+        &self.errors
+    }
+}
+
+async fn community_page(
+    ctx: &PageContext,
+    db: &Db,
+    token: String,
+    typed: BTreeMap<i64, Vec<String>>,
+    errors: FormErrors,
+) -> Result<CommunityPage, AppError> {
+    let t = token.clone();
+    let (f, count) = db.run(move |conn| service::community_form(conn, &t)).await?;
+    Ok(CommunityPage {
+        layout: ctx.layout(f.survey.title.clone()),
+        notice: "This survey is anonymous: your answers are stored without your name, address or the time of day, \
+                 only with the day they were sent. To keep the results fair, a few answers a day are accepted from one \
+                 network address, which is kept (hashed) for that day only.",
+        open: f.survey.accepts_answers(crate::db::now()),
+        token,
+        f,
+        count,
+        typed,
+        errors,
+    })
+}
+
+pub async fn community_form(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    render(&community_page(&ctx, &db, token.into_inner(), BTreeMap::new(), FormErrors::default()).await?)
+}
+
+pub async fn community_answer(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    token: web::Path<String>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let raw = raw_answers(&form);
+    let (t, r, client) = (token.clone(), raw.clone(), ctx.ip.clone().unwrap_or_default());
+    match db.run(move |conn| service::answer_community(conn, &t, &client, &r)).await {
+        Ok(()) => Ok(redirect(&format!("/c/{token}"), "success", "Thank you: your answers are in.", config.is_https())),
+        Err(e) => render_status(
+            &community_page(&ctx, &db, token, raw, form_errors(e)?).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }

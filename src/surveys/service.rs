@@ -89,7 +89,7 @@ fn check_survey(conn: &mut DbConn, input: &SurveyInput) -> Result<CheckedSurvey,
     if input.cycle.trim().is_empty() || input.cycle.len() > 40 {
         errors.push(FieldError::new("cycle", "Name the cycle, e.g. 2026-H2."));
     }
-    if !matches!(input.audience.as_str(), "per_organization" | "per_person" | "selected") {
+    if !matches!(input.audience.as_str(), "per_organization" | "per_person" | "selected" | "community") {
         errors.push(FieldError::new("audience", "Choose who is asked."));
     }
     let opens_at = parse_time(&input.opens_at, "opens_at", &mut errors);
@@ -155,7 +155,8 @@ pub fn create_survey(conn: &mut DbConn, actor: i64, input: &SurveyInput) -> Resu
                 surveys::opens_at.eq(c.opens_at),
                 surveys::closes_at.eq(c.closes_at),
                 surveys::audience.eq(&input.audience),
-                surveys::anonymous.eq(input.anonymous),
+                // A community survey is always anonymous: nobody signs in to answer it.
+                surveys::anonymous.eq(input.anonymous || input.audience == "community"),
                 surveys::min_group_size.eq(c.min_group_size),
                 surveys::reminder_days.eq(&c.reminder_days),
                 surveys::status.eq("draft"),
@@ -395,6 +396,17 @@ pub fn open_survey(
         }
         if survey.closes_at <= db::now() {
             return Err(ServiceError::Conflict("Its closing time has passed; set a later one first.".into()));
+        }
+        if survey.is_community() {
+            diesel::update(surveys::table.find(id))
+                .set((
+                    surveys::status.eq("open"),
+                    surveys::public_token.eq(random_token()),
+                    surveys::updated_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            audit::record(conn, Event::new(Actor::User(actor), "survey.opened").target("survey", id))?;
+            return Ok(0);
         }
         diesel::update(surveys::table.find(id))
             .set((surveys::status.eq("open"), surveys::updated_at.eq(db::now())))
@@ -974,6 +986,89 @@ pub fn answer(conn: &mut DbConn, token: &str, raw: &RawAnswers, submit: bool) ->
     })
 }
 
+/// Answers per client and community survey in a day: enough for a shared office, too few to stuff the results.
+pub const COMMUNITY_PER_CLIENT: crate::accounts::rate_limit::Limit = crate::accounts::rate_limit::Limit {
+    bucket: "community-survey:client",
+    max: 5,
+    window: std::time::Duration::from_secs(24 * 3600),
+};
+
+/// A community survey behind its public link, with how many have answered.
+pub fn community_form(conn: &mut DbConn, public_token: &str) -> Result<(AnswerForm, i64), ServiceError> {
+    let survey: Survey = surveys::table
+        .filter(surveys::public_token.eq(public_token))
+        .select(Survey::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ServiceError::NotFound("survey"))?;
+    let count: i64 =
+        survey_responses::table.filter(survey_responses::survey_id.eq(survey.id)).count().get_result(conn)?;
+    let form = AnswerForm {
+        questions: questions(conn, survey.id)?,
+        priorities: funding_priorities::table.select((funding_priorities::id, funding_priorities::title)).load(conn)?,
+        answers: BTreeMap::new(),
+        status: None,
+        survey,
+    };
+    Ok((form, count))
+}
+
+/// One anonymous answer to a community survey, limited per client (`client` is hashed before it is counted,
+/// and kept only for the day the limit lasts).
+pub fn answer_community(
+    conn: &mut DbConn,
+    public_token: &str,
+    client: &str,
+    raw: &RawAnswers,
+) -> Result<(), ServiceError> {
+    let (form, _) = community_form(conn, public_token)?;
+    let survey = form.survey;
+    if !survey.accepts_answers(db::now()) {
+        return Err(ServiceError::Conflict("This survey is not open for answers.".into()));
+    }
+    let answers = check_answers(&form.questions, raw, true)?;
+    crate::accounts::rate_limit::hit(conn, COMMUNITY_PER_CLIENT, &hash_token(&format!("{}:{client}", survey.id)))?;
+    db::write_transaction(conn, |conn| {
+        let id = random_response_id(conn)?;
+        diesel::insert_into(survey_responses::table)
+            .values((
+                survey_responses::id.eq(id),
+                survey_responses::survey_id.eq(survey.id),
+                survey_responses::resume_hash.eq(hash_token(&random_token())),
+                survey_responses::status.eq("submitted"),
+                survey_responses::updated_on.eq(db::now().date()),
+            ))
+            .execute(conn)?;
+        insert_answers(conn, id, &answers)?;
+        audit::record(conn, Event::new(Actor::Anonymous, "survey.answered").target("survey", survey.id))
+    })
+}
+
+/// A random response id: the order of ids says nothing about who answered when.
+fn random_response_id(conn: &mut DbConn) -> Result<i64, ServiceError> {
+    loop {
+        let candidate = i64::from_le_bytes(rand::random::<[u8; 8]>()) & i64::MAX;
+        let taken: i64 = survey_responses::table.filter(survey_responses::id.eq(candidate)).count().get_result(conn)?;
+        if candidate > 0 && taken == 0 {
+            return Ok(candidate);
+        }
+    }
+}
+
+fn insert_answers(conn: &mut DbConn, response_id: i64, answers: &BTreeMap<i64, Answer>) -> Result<(), ServiceError> {
+    diesel::delete(survey_answers::table.filter(survey_answers::response_id.eq(response_id))).execute(conn)?;
+    for (question_id, a) in answers {
+        diesel::insert_into(survey_answers::table)
+            .values((
+                survey_answers::response_id.eq(response_id),
+                survey_answers::question_id.eq(question_id),
+                survey_answers::value.eq(serde_json::to_string(a).map_err(|e| ServiceError::Internal(e.to_string()))?),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 // -------------------------------------------------------------------------------------------------- listing
 
 /// A survey with its counts.
@@ -1032,8 +1127,9 @@ pub struct QuestionResult {
     pub summary: Option<Summary>,
     pub nps: Option<Nps>,
     pub ranking: Vec<RankResult>,
-    /// Points: (priority, mean share of the points in percent, share of the current budget in percent).
-    pub points: Vec<(String, Option<f64>, Option<f64>)>,
+    /// Points: (priority, mean share of the points in percent, share of the current budget in percent, the
+    /// community's mean share when a community survey of the same cycle asked for points too).
+    pub points: Vec<(String, Option<f64>, Option<f64>, Option<f64>)>,
     /// Text answers; in an anonymous survey in random order.
     pub texts: Vec<String>,
     /// For a repeated question: the earlier wave's cycle and mean (or NPS).
@@ -1093,6 +1189,7 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
     let priority_titles: Vec<(i64, String)> =
         funding_priorities::table.select((funding_priorities::id, funding_priorities::title)).load(conn)?;
     let budget_shares = current_budget_shares(conn)?;
+    let community = if survey.is_community() { Vec::new() } else { community_weights(conn, &survey.cycle)? };
     let mut out = Vec::new();
     for q in qs {
         let answers = submitted_answers(conn, q.id)?;
@@ -1161,7 +1258,8 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
                         let title =
                             priority_titles.iter().find(|p| p.0 == *pid).map(|p| p.1.clone()).unwrap_or_default();
                         let budget = budget_shares.iter().find(|b| b.0 == *pid).map(|b| b.1);
-                        (title, share, budget)
+                        let community = community.iter().find(|c| c.0 == *pid).and_then(|c| c.1);
+                        (title, share, budget, community)
                     })
                     .collect();
             }
@@ -1208,6 +1306,28 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         by_tier,
         questions: out,
     })
+}
+
+/// The community's mean share per priority id, from the newest community survey of `cycle` that asked for
+/// points.
+fn community_weights(conn: &mut DbConn, cycle: &str) -> Result<Vec<(i64, Option<f64>)>, ServiceError> {
+    let question: Option<Question> = survey_questions::table
+        .inner_join(surveys::table)
+        .filter(surveys::audience.eq("community"))
+        .filter(surveys::cycle.eq(cycle))
+        .filter(surveys::status.ne("draft"))
+        .filter(survey_questions::kind.eq("points"))
+        .order(surveys::id.desc())
+        .select(Question::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(question) = question else { return Ok(Vec::new()) };
+    let lists: Vec<Vec<i64>> = submitted_answers(conn, question.id)?
+        .into_iter()
+        .filter_map(|(_, a)| if let Answer::List(l) = a { Some(l) } else { None })
+        .collect();
+    let ids = question.priority_ids();
+    Ok(ids.iter().copied().zip(stats::mean_shares(ids.len(), &lists)).collect())
 }
 
 /// Each priority's share (percent) of the current fiscal year's budgets.

@@ -448,4 +448,46 @@ backend_tests! {
         let quoted = w.app.with_conn(|c| steward::feedback::service::quotable(c, steward::db::now() - chrono::Duration::days(1)).unwrap()).await;
         assert_eq!(quoted.len(), 1);
     }
+
+    async fn a_community_survey_takes_anonymous_answers_a_few_per_client_and_sits_beside_the_members_weights(backend) {
+        let w = world(backend, 1, 1).await;
+        let now = steward::db::now();
+        let window = |days: i64| (now + chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M").to_string();
+        let (_, c) = call(&w.app, &w.council, "POST", "/api/v1/surveys", Some(json!({"title": "Contributor pulse", "cycle": "2026-H2",
+            "opens_at": window(-1), "closes_at": window(10), "audience": "community", "anonymous": false}))).await;
+        assert_eq!(c["anonymous"], true, "a community survey is always anonymous");
+        let cid = c["id"].as_i64().unwrap();
+        let (_, cq) = call(&w.app, &w.council, "POST", &format!("/api/v1/surveys/{cid}/questions"), Some(json!({"kind": "points", "prompt": "Spread 100 points", "required": true}))).await;
+        let cq = cq["id"].as_i64().unwrap();
+        let (_, opened) = call(&w.app, &w.council, "POST", &format!("/api/v1/surveys/{cid}/open"), None).await;
+        assert_eq!(opened["count"], 0, "nobody is emailed");
+        let token = call(&w.app, &w.council, "GET", &format!("/api/v1/surveys/{cid}"), None).await.1["public_token"].as_str().unwrap().to_string();
+        let b = Browser::new(&w.app.address);
+        let (status, page) = b.get(&format!("/c/{token}")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<strong>0</strong> people have answered"));
+        let res = b.post(&format!("/c/{token}"), &[(&format!("q{cq}"), "30"), (&format!("q{cq}"), "30")]).await;
+        assert_eq!(res.status(), 422, "points must add up to 100");
+        for (people, software) in [("20", "80"), ("40", "60"), ("30", "70"), ("10", "90"), ("50", "50")] {
+            let res = b.post(&format!("/c/{token}"), &[(&format!("q{cq}"), people), (&format!("q{cq}"), software)]).await;
+            assert_eq!(res.status(), 303);
+        }
+        let res = b.post(&format!("/c/{token}"), &[(&format!("q{cq}"), "50"), (&format!("q{cq}"), "50")]).await;
+        assert_eq!(res.status(), 429, "five a day from one client");
+        assert!(res.headers().get("retry-after").is_some());
+        assert!(b.get(&format!("/c/{token}")).await.1.contains("<strong>5</strong> people have answered"));
+        let rows: Vec<(Option<i64>, Option<i64>, Option<i64>)> = w.app.with_conn(|c| {
+            use schema::survey_responses as r;
+            r::table.select((r::user_id, r::member_id, r::tier_id)).load(c).unwrap()
+        }).await;
+        assert!(rows.iter().all(|r| *r == (None, None, None)));
+        // The members' survey of the same cycle shows the community's weights beside its own.
+        let (survey, q) = open_survey(&w, true, "per_organization").await;
+        let t = link_of(&w.app, &w.reps[0].1).await;
+        call(&w.app, "", "POST", "/api/v1/survey-answers", Some(json!({"token": t, "answers": answers(&q, 4, 9, [1, 2, 3], [70, 30]), "submit": true}))).await;
+        let r = call(&w.app, &w.council, "GET", &format!("/api/v1/surveys/{survey}/results"), None).await.1;
+        let points = r["questions"][5]["points"].as_array().unwrap();
+        assert_eq!((points[0][1].as_f64(), points[0][3].as_f64()), (Some(70.0), Some(30.0)), "members 70, community (20+40+30+10+50)/5 = 30");
+        assert_eq!(points[1][3], 70.0);
+    }
 }

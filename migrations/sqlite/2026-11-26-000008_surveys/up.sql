@@ -7,11 +7,14 @@ CREATE TABLE surveys (
     cycle TEXT NOT NULL,
     opens_at TIMESTAMP NOT NULL,
     closes_at TIMESTAMP NOT NULL,
-    audience TEXT NOT NULL CHECK (audience IN ('per_organization', 'per_person', 'selected')),
+    -- 'community': a public link for contributors, always anonymous, with a limit per client.
+    audience TEXT NOT NULL CHECK (audience IN ('per_organization', 'per_person', 'selected', 'community')),
     anonymous BOOLEAN NOT NULL,
     min_group_size INTEGER NOT NULL CHECK (min_group_size >= 1),
     -- Days before closing on which those who have not answered are reminded, e.g. '7,2'.
     reminder_days TEXT NOT NULL DEFAULT '',
+    -- The public link of a community survey (it is meant to be shared, so it is kept as is).
+    public_token TEXT UNIQUE,
     status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed')),
     created_by BIGINT REFERENCES users (id),
     created_at TIMESTAMP NOT NULL,
