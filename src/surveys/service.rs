@@ -1117,11 +1117,8 @@ pub struct TierRate {
     pub answered: Option<i64>,
 }
 
-/// A points question's row: (priority, mean share of the points, share of the current budget, the community's
-/// mean share), each in percent.
-pub type PointsRow = (String, Option<f64>, Option<f64>, Option<f64>);
-
 /// One question's results.
+#[allow(clippy::type_complexity)] // The points rows stay tuples: the OpenAPI document describes them inline.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct QuestionResult {
     pub question: Question,
@@ -1133,7 +1130,7 @@ pub struct QuestionResult {
     pub ranking: Vec<RankResult>,
     /// Points: (priority, mean share of the points in percent, share of the current budget in percent, the
     /// community's mean share when a community survey of the same cycle asked for points too).
-    pub points: Vec<PointsRow>,
+    pub points: Vec<(String, Option<f64>, Option<f64>, Option<f64>)>,
     /// Text answers; in an anonymous survey in random order.
     pub texts: Vec<String>,
     /// For a repeated question: the earlier wave's cycle and mean (or NPS).
