@@ -21,6 +21,8 @@ pub fn routes(r: &mut Router) {
         .post("/surveys/{id}/open", COUNCIL, pages::open)
         .post("/surveys/{id}/close", COUNCIL, pages::close)
         .get("/surveys/{id}/results", COUNCIL, pages::results)
+        .get("/surveys/{id}/results.csv", COUNCIL, pages::results_csv)
+        .get("/surveys/{id}/responses.csv", COUNCIL, pages::responses_csv)
         .post("/surveys/questions/{id}/remove", COUNCIL, pages::remove_question)
         .get("/my-surveys", Access::Roles(&[Role::MemberRep]), pages::mine)
         .post("/my-surveys/{id}/link", Access::Roles(&[Role::MemberRep]), pages::resend)

@@ -542,3 +542,15 @@ pub async fn community_answer(
         ),
     }
 }
+
+pub async fn results_csv(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let csv = db.run(move |conn| service::results_csv(conn, id)).await?;
+    Ok(crate::web::csv_download(&format!("survey-{id}-results.csv"), csv))
+}
+
+pub async fn responses_csv(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let csv = db.run(move |conn| service::responses_csv(conn, id)).await?;
+    Ok(crate::web::csv_download(&format!("survey-{id}-responses.csv"), csv))
+}

@@ -1342,3 +1342,84 @@ fn current_budget_shares(conn: &mut DbConn) -> Result<Vec<(i64, f64)>, ServiceEr
     }
     Ok(uses.iter().map(|u| (u.priority.id, stats::round2(u.budget_minor as f64 * 100.0 / total as f64))).collect())
 }
+
+fn csv_string(rows: Vec<Vec<String>>) -> Result<String, ServiceError> {
+    let fail = |e: csv::Error| ServiceError::Internal(format!("writing CSV: {e}"));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        out.write_record(row.iter().map(|v| crate::domain::csv_cell(v))).map_err(fail)?;
+    }
+    let bytes = out.into_inner().map_err(|e| ServiceError::Internal(format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// The results as CSV: one row per question and answer option (or statistic), never a single response.
+pub fn results_csv(conn: &mut DbConn, id: i64) -> Result<String, ServiceError> {
+    let r = results(conn, id)?;
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut rows = vec![vec!["question".to_string(), "kind".into(), "item".into(), "value".into(), "answers".into()]];
+    for q in &r.questions {
+        let mut row = |item: &str, value: String| {
+            rows.push(vec![
+                q.question.prompt.clone(),
+                q.question.kind.clone(),
+                item.to_string(),
+                value,
+                q.answered.to_string(),
+            ])
+        };
+        for (label, count) in &q.distribution {
+            row(&format!("count: {label}"), count.to_string());
+        }
+        if let Some(s) = &q.summary {
+            row("mean", num(s.mean));
+            row("median", num(s.median));
+        }
+        if let Some(n) = &q.nps {
+            row("nps", num(n.score));
+            row("promoters", n.promoters.to_string());
+            row("passives", n.passives.to_string());
+            row("detractors", n.detractors.to_string());
+        }
+        for x in &q.ranking {
+            row(&format!("mean rank: {}", x.option), num(x.mean_rank));
+            row(&format!("first place %: {}", x.option), num(x.first_share));
+        }
+        for (title, share, budget, community) in &q.points {
+            row(&format!("mean share %: {title}"), num(*share));
+            row(&format!("budget share %: {title}"), num(*budget));
+            row(&format!("community share %: {title}"), num(*community));
+        }
+    }
+    csv_string(rows)
+}
+
+/// Every submitted response of a named survey as CSV, one row per answer. Anonymous surveys have none to give.
+pub fn responses_csv(conn: &mut DbConn, id: i64) -> Result<String, ServiceError> {
+    let survey = find_survey(conn, id)?;
+    if survey.anonymous {
+        return Err(ServiceError::Conflict(
+            "This survey is anonymous: only its aggregated results are exported.".into(),
+        ));
+    }
+    let rows: Vec<(Option<String>, Option<String>, String, String)> = survey_answers::table
+        .inner_join(survey_responses::table)
+        .inner_join(survey_questions::table)
+        .left_join(users::table.on(users::id.nullable().eq(survey_responses::user_id)))
+        .left_join(members::table.on(members::id.nullable().eq(survey_responses::member_id)))
+        .filter(survey_responses::survey_id.eq(id))
+        .filter(survey_responses::status.eq("submitted"))
+        .order((members::name.nullable(), survey_questions::position))
+        .select((
+            members::name.nullable(),
+            users::display_name.nullable(),
+            survey_questions::prompt,
+            survey_answers::value,
+        ))
+        .load(conn)?;
+    let mut out = vec![vec!["organization".to_string(), "person".into(), "question".into(), "answer".into()]];
+    out.extend(
+        rows.into_iter().map(|(org, person, q, v)| vec![org.unwrap_or_default(), person.unwrap_or_default(), q, v]),
+    );
+    csv_string(out)
+}

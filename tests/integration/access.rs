@@ -190,6 +190,8 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/surveys/{id}/open", COUNCIL),
     ("POST", "/surveys/{id}/close", COUNCIL),
     ("GET", "/surveys/{id}/results", COUNCIL),
+    ("GET", "/surveys/{id}/results.csv", COUNCIL),
+    ("GET", "/surveys/{id}/responses.csv", COUNCIL),
     ("POST", "/surveys/questions/{id}/remove", COUNCIL),
     ("GET", "/feedback", Only(&[Role::MemberRep])),
     ("POST", "/feedback", Only(&[Role::MemberRep])),

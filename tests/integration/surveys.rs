@@ -272,6 +272,10 @@ backend_tests! {
         assert!(!columns.iter().any(|(_, kind)| kind.contains("timestamp")), "{columns:?}");
         let results = call(&w.app, &w.council, "GET", &format!("/api/v1/surveys/{survey}/results"), None).await.1;
         assert_eq!(results["answered"], 3);
+        let council = w.app.create_user("council2@example.org", &[Role::Council], None).await;
+        let cb = w.app.browser_signed_in(&council).await;
+        let res = cb.client.get(cb.url(&format!("/surveys/{survey}/responses.csv"))).send().await.unwrap();
+        assert_eq!(res.status(), 409, "an anonymous survey has no answers to export one by one");
     }
 
     async fn results_add_up_by_hand_and_small_groups_stay_hidden(backend) {
@@ -324,6 +328,11 @@ backend_tests! {
         let (status, page) = cb.get(&format!("/surveys/{survey}/results")).await;
         assert_eq!(status, 200);
         assert!(page.contains("Net promoter score") && page.contains("fewer than 2") && page.contains("<svg"), "{page}");
+        let csv = cb.client.get(cb.url(&format!("/surveys/{survey}/results.csv"))).send().await.unwrap().text().await.unwrap();
+        assert!(csv.contains("How likely are you to recommend membership?,nps,nps,0,4") && csv.contains("mean rank: Docs,1.75"), "{csv}");
+        let raw = cb.client.get(cb.url(&format!("/surveys/{survey}/responses.csv"))).send().await.unwrap();
+        assert_eq!(raw.status(), 200, "a named survey exports its answers");
+        assert!(raw.text().await.unwrap().contains("Org 0,rep0-0@example.org,Membership is worth its dues,5"));
         let _ = w.gold;
     }
 
