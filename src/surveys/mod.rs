@@ -26,6 +26,7 @@ pub fn routes(r: &mut Router) {
         .post("/surveys/questions/{id}/remove", COUNCIL, pages::remove_question)
         .get("/my-surveys", Access::Roles(&[Role::MemberRep]), pages::mine)
         .post("/my-surveys/{id}/link", Access::Roles(&[Role::MemberRep]), pages::resend)
+        .post("/my-surveys/{id}/answer", Access::Roles(&[Role::MemberRep]), pages::answer_now)
         // The personal link is the authority: whoever holds it answers, signed in or not.
         .get("/s/{token}", Access::Public, pages::answer_form)
         .get("/c/{token}", Access::Public, pages::community_form)

@@ -454,8 +454,8 @@ pub async fn resend(
         key: key.get_ref().clone(),
     };
     let (user, id) = (ctx.user()?.user_id, id.into_inner());
-    match db.run(move |conn| service::resend_link(conn, user, id, &settings)).await {
-        Ok(()) => Ok(redirect(
+    match db.run(move |conn| service::renew_link(conn, user, id, service::LinkDelivery::Email(&settings))).await {
+        Ok(_) => Ok(redirect(
             "/my-surveys",
             "success",
             "A new personal link is on its way to your email; the old one no longer works.",
@@ -553,4 +553,21 @@ pub async fn responses_csv(db: web::Data<Db>, id: web::Path<i64>) -> Result<Http
     let id = id.into_inner();
     let csv = db.run(move |conn| service::responses_csv(conn, id)).await?;
     Ok(crate::web::csv_download(&format!("survey-{id}-responses.csv"), csv))
+}
+
+/// Answer now, from the representative's page: a fresh personal link, opened at once.
+pub async fn answer_now(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (user, id) = (ctx.user()?.user_id, id.into_inner());
+    match db.run(move |conn| service::renew_link(conn, user, id, service::LinkDelivery::Here)).await {
+        Ok(token) => Ok(HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, format!("/s/{token}")))
+            .finish()),
+        Err(ServiceError::Conflict(message)) => Ok(redirect("/my-surveys", "error", &message, config.is_https())),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -590,6 +590,15 @@ pub fn send_reminders(
     Ok(queued)
 }
 
+/// Gives an invitation a fresh link (the old one stops working) and returns its token.
+fn new_token(conn: &mut DbConn, invitation: i64) -> Result<String, ServiceError> {
+    let token = random_token();
+    diesel::update(survey_invitations::table.find(invitation))
+        .set(survey_invitations::token_hash.eq(hash_token(&token)))
+        .execute(conn)?;
+    Ok(token)
+}
+
 /// Gives an invitation a fresh link and emails it (as a reminder, or as the link asked for again); returns the
 /// new token.
 #[allow(clippy::too_many_arguments)]
@@ -604,10 +613,7 @@ fn send_link(
     reminder: bool,
     mail_settings: &MailSettings,
 ) -> Result<String, ServiceError> {
-    let token = random_token();
-    diesel::update(survey_invitations::table.find(invitation))
-        .set(survey_invitations::token_hash.eq(hash_token(&token)))
-        .execute(conn)?;
+    let token = new_token(conn, invitation)?;
     let context = EmailContext {
         site_name: mail_settings.site_name.clone(),
         base_url: mail_settings.base_url.clone(),
@@ -663,15 +669,23 @@ pub fn my_surveys(conn: &mut DbConn, user_id: i64) -> Result<Vec<MySurvey>, Serv
     Ok(rows.into_iter().map(|(survey, used)| MySurvey { survey, used }).collect())
 }
 
-/// Emails a representative a fresh personal link to an open survey, when theirs is lost. A link already used
-/// for an anonymous survey cannot be replaced: only it finds those answers, and Steward cannot tell whose
-/// they are.
-pub fn resend_link(
+/// Where a renewed personal link goes.
+pub enum LinkDelivery<'a> {
+    /// By email, when the old one is lost.
+    Email(&'a MailSettings),
+    /// Straight to the signed-in representative's browser, to answer from their page now.
+    Here,
+}
+
+/// Gives a representative a fresh personal link to an open survey (the old one stops working) and returns its
+/// token. A link already used for an anonymous survey cannot be replaced: only it finds those answers, and
+/// Steward cannot tell whose they are.
+pub fn renew_link(
     conn: &mut DbConn,
     user_id: i64,
     survey_id: i64,
-    mail_settings: &MailSettings,
-) -> Result<(), ServiceError> {
+    delivery: LinkDelivery<'_>,
+) -> Result<String, ServiceError> {
     db::write_transaction(conn, |conn| {
         let survey = find_survey(conn, survey_id)?;
         if !survey.accepts_answers(db::now()) {
@@ -702,14 +716,20 @@ pub fn resend_link(
         } else {
             None
         };
-        let key = format!("survey:{survey_id}:link:{}:user:{user_id}", &random_token()[..16]);
-        let token = send_link(conn, &survey, invitation, user_id, &email, &name, key, false, mail_settings)?;
+        let token = match delivery {
+            LinkDelivery::Email(settings) => {
+                let key = format!("survey:{survey_id}:link:{}:user:{user_id}", &random_token()[..16]);
+                send_link(conn, &survey, invitation, user_id, &email, &name, key, false, settings)?
+            }
+            LinkDelivery::Here => new_token(conn, invitation)?,
+        };
         if let Some(response) = old_resume {
             diesel::update(survey_responses::table.find(response))
                 .set(survey_responses::resume_hash.eq(resume_hash(&token)))
                 .execute(conn)?;
         }
-        audit::record(conn, Event::new(Actor::User(user_id), "survey.link_resent").target("survey", survey_id))
+        audit::record(conn, Event::new(Actor::User(user_id), "survey.link_renewed").target("survey", survey_id))?;
+        Ok(token)
     })
 }
 

@@ -202,6 +202,7 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/api/v1/feedback/{id}/answer", COUNCIL),
     ("GET", "/my-surveys", Only(&[Role::MemberRep])),
     ("POST", "/my-surveys/{id}/link", Only(&[Role::MemberRep])),
+    ("POST", "/my-surveys/{id}/answer", Only(&[Role::MemberRep])),
     ("GET", "/s/{token}", Anyone),
     ("GET", "/c/{token}", Anyone),
     ("POST", "/c/{token}", Anyone),

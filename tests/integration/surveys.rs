@@ -427,6 +427,22 @@ backend_tests! {
         assert_eq!(res.status(), 303);
         assert!(b.get("/my-surveys").await.1.contains("only that link finds your answers"));
         assert_eq!(link_of(&w.app, &rep.email).await, after, "no new link was sent");
+        assert_eq!(b.post(&format!("/my-surveys/{id}/answer"), &[]).await.status(), 303, "nor can it be answered here");
+        assert!(b.get("/my-surveys").await.1.contains("only that link finds your answers"));
+
+        // In a named survey a representative answers from their page, and comes back to change the answers.
+        let (named, nq) = open_survey(&w, false, "per_person").await;
+        let res = b.post(&format!("/my-surveys/{named}/answer"), &[]).await;
+        assert_eq!(res.status(), 303);
+        let here = Browser::location(&res);
+        assert!(here.starts_with("/s/"), "{here}");
+        let here_token = here.trim_start_matches("/s/").to_string();
+        let (status, _) = call(&w.app, "", "POST", "/api/v1/survey-answers", Some(json!({"token": here_token, "answers": answers(&nq, 2, 5, [1, 2, 3], [50, 50]), "submit": true}))).await;
+        assert_eq!(status, 200);
+        let again = Browser::location(&b.post(&format!("/my-surveys/{named}/answer"), &[]).await);
+        assert_ne!(again, here);
+        let (_, page) = b.get(&again).await;
+        assert!(page.contains("Your answers are in") && page.contains(&format!("name=\"q{}\" value=\"2\" checked", nq[0])), "the answers follow the new link");
     }
 
     async fn feedback_between_surveys_is_answered_and_can_be_quoted(backend) {
