@@ -508,8 +508,15 @@ pub fn close_survey(conn: &mut DbConn, actor: i64, id: i64) -> Result<usize, Ser
                 label: survey.cycle.clone(),
                 actor: Some(actor),
             };
-            crate::metrics::service::record_observations(conn, metric_id, &[input], &from)?;
-            recorded += 1;
+            match crate::metrics::service::record_observations(conn, metric_id, &[input], &from) {
+                Ok(_) => recorded += 1,
+                // Another survey closed today already gave this metric its value: keep that one (the council
+                // can correct it on the metric's page).
+                Err(ServiceError::Validation(_)) => {
+                    tracing::info!(metric.id = metric_id, survey.id = id, "metric already has a survey value for today")
+                }
+                Err(other) => return Err(other),
+            }
         }
         audit::record(
             conn,
