@@ -1,6 +1,7 @@
 //! The start page.
 
 pub mod pages;
+pub mod service;
 
 use crate::accounts::{Access, Router};
 

@@ -12,6 +12,7 @@ mod dues;
 mod funding;
 mod harness;
 mod health;
+mod home;
 mod mail;
 mod members;
 mod metrics;
