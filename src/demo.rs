@@ -89,7 +89,8 @@ pub fn remove_database(path: &Path) -> std::io::Result<()> {
 }
 
 /// Fills an empty, migrated database with the demo foundation.
-pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
+/// `base_url` is where the demo is served, for the links in the emails it queues.
+pub fn seed(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
     settings::set(conn, settings::FOUNDATION_NAME, FOUNDATION_NAME)?;
     settings::set(
         conn,
@@ -111,7 +112,7 @@ pub fn seed(conn: &mut DbConn) -> Result<(), ServiceError> {
     }
     seed_funding(conn)?;
     seed_metrics(conn)?;
-    seed_surveys(conn)?;
+    seed_surveys(conn, base_url)?;
     // FY2025 is over: its books are closed.
     let treasurer = acting_as(conn, "treasurer@demo.steward.invalid")?;
     let fy2025: i64 = crate::db::schema::fiscal_years::table
@@ -243,7 +244,7 @@ const INITIATIVES: &[InitiativeSeed] = &[
         "Accounting and annual audit",
         "An accounting firm for the books and the yearly independent audit members ask for.",
         "Foundation",
-        "Tomás Treasurer",
+        "Mira Costa",
         "active",
         25_000,
         28_000,
@@ -609,12 +610,12 @@ const SURVEY_QUESTIONS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// A closed 2026-H1 member survey answered by most members, and an open 2026-H2 wave that repeats it.
-fn seed_surveys(conn: &mut DbConn) -> Result<(), ServiceError> {
+fn seed_surveys(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
     use crate::surveys::service::{self as surveys, MailSettings, QuestionInput, SurveyInput};
     let council = acting_as(conn, "council@demo.steward.invalid")?;
     let settings = MailSettings {
         site_name: FOUNDATION_NAME.into(),
-        base_url: "http://127.0.0.1:8080".into(),
+        base_url: base_url.into(),
         key: crate::config::SigningKey(settings::secret_key(conn)?),
     };
     let now = db::now();

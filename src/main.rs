@@ -238,7 +238,7 @@ fn run_demo(path: PathBuf, bind: String) -> Result<(), StartupError> {
     app::migrate(&db)?;
     {
         let mut conn = db.get().map_err(StartupError::Database)?;
-        demo::seed(&mut conn).map_err(StartupError::Demo)?;
+        demo::seed(&mut conn, &config.base_url).map_err(StartupError::Demo)?;
     }
     println!("Steward demo: {}", config.base_url);
     println!("  database: {} (recreated at every start)", path.display());

@@ -217,7 +217,8 @@ impl TestApp {
 
     /// Fills the database with the demo foundation.
     pub async fn seed_demo(&self) {
-        self.with_conn(|conn| steward::demo::seed(conn).expect("demo seed")).await
+        let base_url = self.address.clone();
+        self.with_conn(move |conn| steward::demo::seed(conn, &base_url).expect("demo seed")).await
     }
 
     pub async fn stop(&self) {
