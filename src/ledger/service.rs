@@ -308,8 +308,10 @@ fn entry_sums(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<EntrySums>,
             ledger_entries::base_amount_minor,
         ))
         .load(conn)?;
-    // A reversal's original may lie in another year: look those up too.
-    let missing: Vec<i64> = rows.iter().filter_map(|r| r.5).filter(|id| !rows.iter().any(|o| o.0 == *id)).collect();
+    // Reversals are looked up by the id of what they reverse; that may lie in another year, so fetch those too.
+    let by_id: std::collections::HashMap<i64, (String, Option<i64>, i64)> =
+        rows.iter().map(|o| (o.0, (o.4.clone(), o.6, o.7))).collect();
+    let missing: Vec<i64> = rows.iter().filter_map(|r| r.5).filter(|id| !by_id.contains_key(id)).collect();
     let originals: Vec<(i64, String, Option<i64>, i64)> = if missing.is_empty() {
         Vec::new()
     } else {
@@ -324,10 +326,7 @@ fn entry_sums(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<EntrySums>,
             .load(conn)?
     };
     let original_of = |id: i64| -> Option<(String, Option<i64>, i64)> {
-        rows.iter()
-            .find(|o| o.0 == id)
-            .map(|o| (o.4.clone(), o.6, o.7))
-            .or_else(|| originals.iter().find(|o| o.0 == id).map(|o| (o.1.clone(), o.2, o.3)))
+        by_id.get(&id).cloned().or_else(|| originals.iter().find(|o| o.0 == id).map(|o| (o.1.clone(), o.2, o.3)))
     };
     Ok(rows
         .iter()
