@@ -125,6 +125,14 @@ backend_tests! {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing from the document");
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        // Every API route the app serves is in the document, with its method.
+        let missing: Vec<String> = steward::app::route_table()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/api/v1/"))
+            .filter(|r| !doc["paths"][r.path][r.method.as_str().to_lowercase()].is_object())
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(missing.is_empty(), "API routes missing from the OpenAPI document: {missing:?}");
         let html = app.get("/api/docs").await.text().await.unwrap();
         assert!(html.contains("/readyz") && html.contains("Steward API"));
     }
