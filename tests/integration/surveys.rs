@@ -516,3 +516,59 @@ backend_tests! {
         assert_eq!(points[1][3], 70.0);
     }
 }
+
+/// The logs of a real `steward serve` process, at debug level, say nothing that ties an anonymous answer to
+/// its link, person or organization.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_an_anonymous_answer_name_nobody() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let w = world(crate::support::Backend::Sqlite, 1, 1).await;
+    let (_, q) = open_survey(&w, true, "per_organization").await;
+    let token = link_of(&w.app, &w.reps[0].1).await;
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(crate::support::steward_bin())
+        .arg("serve")
+        .env("DATABASE_URL", w.app.test_db.url_string())
+        .env("STEWARD_BIND", format!("127.0.0.1:{port}"))
+        .env("STEWARD_BASE_URL", &base)
+        .env("STEWARD_DATA_DIR", w.app.test_db.dir.path().join("child-data"))
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let b = Browser::new(&base);
+    assert_eq!(b.get(&format!("/s/{token}")).await.0, 200);
+    let res = b.post(&format!("/s/{token}"), &[(&format!("q{}", q[0]), "4"), ("action", "save")]).await;
+    assert_eq!(res.status(), 303);
+    let body = json!({"token": token, "answers": answers(&q, 4, 9, [1, 2, 3], [50, 50]), "submit": true});
+    let res = reqwest::Client::new().post(format!("{base}/api/v1/survey-answers")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let _ = child.wait();
+    assert!(
+        logs.contains("request finished") && logs.contains("/s/{token}"),
+        "requests are logged by route pattern:\n{logs}"
+    );
+    let (user, email, member) = (&w.reps[0].0, &w.reps[0].1, &w.reps[0].2);
+    let response_id: i64 = w
+        .app
+        .with_conn(|c| schema::survey_responses::table.select(schema::survey_responses::id).first(c).unwrap())
+        .await;
+    assert!(!logs.contains(&token), "the link's token is not logged");
+    assert!(!logs.contains(email.as_str()), "no address");
+    assert!(!logs.contains(&response_id.to_string()), "no response id");
+    for field in [format!("user.id={user}"), format!("user_id={user}"), format!("member.id={member}")] {
+        assert!(!logs.contains(&field), "{field} in the logs");
+    }
+}
