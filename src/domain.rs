@@ -68,6 +68,20 @@ pub fn parse_date(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Optio
     }
 }
 
+/// Reads an optional id chosen from a list ("" for none), noting a clear error when it is not a number.
+pub fn parse_optional_id(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
+    match raw.trim() {
+        "" => None,
+        v => v.parse().map_err(|_| errors.push(FieldError::new(field, "Choose one from the list."))).ok(),
+    }
+}
+
+/// The messages of some field errors as one sentence, for a form that is a row of a list (shown at the top
+/// of the page rather than beside a field).
+pub fn messages(errors: Vec<FieldError>) -> String {
+    errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ")
+}
+
 /// Reads an amount typed into `field` in `currency`, noting a clear error when it is not one.
 pub fn parse_money(raw: &str, currency: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
     crate::money::parse_amount(raw, currency).map_err(|e| errors.push(FieldError::new(field, e))).ok()

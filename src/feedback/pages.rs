@@ -105,7 +105,7 @@ pub async fn answer(
         )),
         // A small form in a list: its reasons come back as the message at the top of the page.
         Err(ServiceError::Validation(errors)) => {
-            let message = errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ");
+            let message = crate::domain::messages(errors);
             Ok(redirect("/feedback/triage", "error", &message, config.is_https()))
         }
         Err(other) => Err(other.into()),

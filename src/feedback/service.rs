@@ -24,13 +24,6 @@ pub struct FeedbackInput {
     pub initiative_id: String,
 }
 
-fn optional_id(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
-    match raw.trim() {
-        "" => None,
-        v => v.parse().map_err(|_| errors.push(FieldError::new(field, "Choose one from the list."))).ok(),
-    }
-}
-
 /// A representative sends a suggestion or question for their organization.
 pub fn send(conn: &mut DbConn, sender: &Identity, input: &FeedbackInput) -> Result<FeedbackItem, ServiceError> {
     let mut errors = Vec::new();
@@ -40,8 +33,8 @@ pub fn send(conn: &mut DbConn, sender: &Identity, input: &FeedbackInput) -> Resu
     if input.body.trim().is_empty() || input.body.len() > 8000 {
         errors.push(FieldError::new("body", "Write your suggestion or question (up to 8,000 characters)."));
     }
-    let priority = optional_id(&input.priority_id, "priority_id", &mut errors);
-    let initiative = optional_id(&input.initiative_id, "initiative_id", &mut errors);
+    let priority = crate::domain::parse_optional_id(&input.priority_id, "priority_id", &mut errors);
+    let initiative = crate::domain::parse_optional_id(&input.initiative_id, "initiative_id", &mut errors);
     if let Some(p) = priority {
         if funding_priorities::table.filter(funding_priorities::id.eq(p)).count().get_result::<i64>(conn)? == 0 {
             errors.push(FieldError::new("priority_id", "There is no such priority."));

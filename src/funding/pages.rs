@@ -201,18 +201,6 @@ pub struct YearQuery {
     year: Option<i64>,
 }
 
-/// The year to show: the one asked for, else the one today falls in, else the newest.
-fn pick_year(conn: &mut crate::db::DbConn, asked: Option<i64>) -> Result<Option<FiscalYear>, ServiceError> {
-    if let Some(id) = asked {
-        return crate::ledger::service::find_year(conn, id).map(Some);
-    }
-    let today = crate::db::now().date();
-    match crate::ledger::service::year_of(conn, today)? {
-        Some(y) => Ok(Some(y)),
-        None => Ok(crate::ledger::service::list_years(conn)?.into_iter().next()),
-    }
-}
-
 pub async fn budgets(
     ctx: PageContext,
     db: web::Data<Db>,
@@ -221,7 +209,7 @@ pub async fn budgets(
     let asked = query.year;
     let (years, year, rows, currency) = db
         .run(move |conn| {
-            let year = pick_year(conn, asked)?;
+            let year = crate::ledger::service::year_to_show(conn, asked)?;
             let rows = match &year {
                 Some(y) => service::budget_overview(conn, y.id)?,
                 None => Vec::new(),
@@ -662,7 +650,7 @@ pub async fn change_allocation(
         // One amount on a row of a table: the reason goes back as the message at the top of the page.
         Err(ServiceError::Validation(errors)) => {
             let initiative = db.run(move |conn| service::find_allocation(conn, id)).await?.allocation.initiative_id;
-            let message = errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ");
+            let message = crate::domain::messages(errors);
             Ok(redirect(&format!("/initiatives/{initiative}"), "error", &message, config.is_https()))
         }
         Err(other) => Err(other.into()),

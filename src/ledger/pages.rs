@@ -277,7 +277,7 @@ pub async fn reverse(
     match db.run(move |conn| service::reverse_entry(conn, actor, id, &date, &memo)).await {
         Ok(_) => Ok(redirect("/ledger", "success", &format!("Entry #{id} is reversed."), config.is_https())),
         Err(ServiceError::Validation(errors)) => {
-            let message = errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ");
+            let message = crate::domain::messages(errors);
             Ok(redirect("/ledger", "error", &message, config.is_https()))
         }
         Err(other) => Err(other.into()),

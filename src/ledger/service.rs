@@ -40,6 +40,17 @@ pub fn year_of(conn: &mut DbConn, date: NaiveDate) -> Result<Option<FiscalYear>,
         .optional()?)
 }
 
+/// The year to show: the one asked for, else the one today falls in, else the newest; none without years.
+pub fn year_to_show(conn: &mut DbConn, asked: Option<i64>) -> Result<Option<FiscalYear>, ServiceError> {
+    if let Some(id) = asked {
+        return find_year(conn, id).map(Some);
+    }
+    match year_of(conn, crate::db::now().date())? {
+        Some(year) => Ok(Some(year)),
+        None => Ok(list_years(conn)?.into_iter().next()),
+    }
+}
+
 /// Adds a fiscal year in planning; years may not overlap.
 pub fn create_year(
     conn: &mut DbConn,

@@ -201,7 +201,7 @@ pub async fn correct(
                     Ok::<i64, ServiceError>(o::table.find(id).select(o::metric_id).first(conn)?)
                 })
                 .await?;
-            let message = errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ");
+            let message = crate::domain::messages(errors);
             Ok(redirect(&format!("/metrics/{metric}"), "error", &message, config.is_https()))
         }
         Err(other) => Err(other.into()),

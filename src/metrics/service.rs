@@ -57,13 +57,6 @@ struct CheckedMetric {
     interval: i32,
 }
 
-fn optional_id(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
-    match raw.trim() {
-        "" => None,
-        v => v.parse().map_err(|_| errors.push(FieldError::new(field, "Choose one from the list."))).ok(),
-    }
-}
-
 fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Result<CheckedMetric, ServiceError> {
     let mut errors = Vec::new();
     if creating {
@@ -104,7 +97,8 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
         }
         _ => None,
     };
-    let survey_question_id = optional_id(&input.survey_question_id, "survey_question_id", &mut errors);
+    let survey_question_id =
+        crate::domain::parse_optional_id(&input.survey_question_id, "survey_question_id", &mut errors);
     if let Some(q) = survey_question_id {
         use crate::db::schema::survey_questions;
         let kind: Option<String> =
@@ -120,13 +114,13 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
     if input.source == "survey" && survey_question_id.is_none() {
         errors.push(FieldError::new("survey_question_id", "Choose the survey question that feeds it."));
     }
-    let priority_id = optional_id(&input.priority_id, "priority_id", &mut errors);
+    let priority_id = crate::domain::parse_optional_id(&input.priority_id, "priority_id", &mut errors);
     if let Some(p) = priority_id {
         if funding_priorities::table.filter(funding_priorities::id.eq(p)).count().get_result::<i64>(conn)? == 0 {
             errors.push(FieldError::new("priority_id", "There is no such priority."));
         }
     }
-    let key_outcome_id = optional_id(&input.key_outcome_id, "key_outcome_id", &mut errors);
+    let key_outcome_id = crate::domain::parse_optional_id(&input.key_outcome_id, "key_outcome_id", &mut errors);
     if let Some(o) = key_outcome_id {
         let owner: Option<i64> =
             key_outcomes::table.find(o).select(key_outcomes::priority_id).first(conn).optional()?;
@@ -140,7 +134,7 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
     }
     let mut initiative_ids = Vec::new();
     for raw in &input.initiative_ids {
-        if let Some(id) = optional_id(raw, "initiative_ids", &mut errors) {
+        if let Some(id) = crate::domain::parse_optional_id(raw, "initiative_ids", &mut errors) {
             if initiatives::table.filter(initiatives::id.eq(id)).count().get_result::<i64>(conn)? == 0 {
                 errors.push(FieldError::new("initiative_ids", "There is no such initiative."));
             } else if !initiative_ids.contains(&id) {

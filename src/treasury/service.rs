@@ -43,12 +43,6 @@ pub struct Dashboard {
     pub overdue_owed: Vec<(String, i64)>,
 }
 
-/// The year to show when none is asked for: the one today falls in, else the newest.
-fn default_year(conn: &mut DbConn, years: &[FiscalYear]) -> Result<Option<FiscalYear>, ServiceError> {
-    let today = crate::db::now().date();
-    Ok(ledger::year_of(conn, today)?.or_else(|| years.first().cloned()))
-}
-
 /// The dashboard for `year_id` (or the current year); `None` when there is no fiscal year yet.
 pub fn dashboard(
     conn: &mut DbConn,
@@ -56,10 +50,7 @@ pub fn dashboard(
     year_id: Option<i64>,
 ) -> Result<Option<Dashboard>, ServiceError> {
     let years = ledger::list_years(conn)?;
-    let year = match year_id {
-        Some(id) => Some(ledger::find_year(conn, id)?),
-        None => default_year(conn, &years)?,
-    };
+    let year = ledger::year_to_show(conn, year_id)?;
     let Some(year) = year else { return Ok(None) };
     let months = ledger::monthly(conn, &year)?;
     let (open_disbursements, open_disbursement_count) =
