@@ -1,4 +1,4 @@
-//! Scheduled work inside `steward serve`: dues reminders and survey reminders. Every job is idempotent (its emails
+//! Scheduled work inside `steward serve`: dues reminders, survey reminders and progress reports. Every job is idempotent (its emails
 //! carry idempotency keys), so it may run often, and on several instances at once.
 
 use std::time::Duration;
@@ -20,6 +20,7 @@ pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 pub struct JobsRun {
     pub dues: ReminderRun,
     pub survey_reminders: usize,
+    pub reports: crate::reports::service::ReportRun,
 }
 
 /// Runs every scheduled job once, now (also `steward jobs run`).
@@ -36,18 +37,33 @@ pub async fn run_once(config: &Config, db: &Db, key: &SigningKey) -> Result<Jobs
         .inspect(|run| {
             span.in_scope(|| tracing::info!(overdue = run.overdue, renewal = run.renewal, "dues reminders queued"))
         })?;
-    let (base_url, key) = (config.base_url.clone(), key.clone());
+    let (base_url, k) = (config.base_url.clone(), key.clone());
     let span = tracing::info_span!("job", job = "survey_reminders");
     let survey_reminders = db
         .run(move |conn| {
             let site = crate::settings::service::load_site(conn)?;
-            let settings = crate::surveys::service::MailSettings { site_name: site.name, base_url, key };
+            let settings = crate::surveys::service::MailSettings { site_name: site.name, base_url, key: k };
             crate::surveys::service::send_reminders(conn, crate::db::now(), &settings)
         })
         .instrument(span.clone())
         .await
         .inspect(|n| span.in_scope(|| tracing::info!(queued = n, "survey reminders queued")))?;
-    Ok(JobsRun { dues, survey_reminders })
+    let (base_url, key) = (config.base_url.clone(), key.clone());
+    let span = tracing::info_span!("job", job = "reports");
+    let reports = db
+        .run(move |conn| {
+            let site = crate::settings::service::load_site(conn)?;
+            let settings = crate::surveys::service::MailSettings { site_name: site.name, base_url, key };
+            crate::reports::service::run_schedule(conn, crate::db::now().date(), &settings)
+        })
+        .instrument(span.clone())
+        .await
+        .inspect(|run| {
+            span.in_scope(|| {
+                tracing::info!(generated = run.generated.as_deref().unwrap_or(""), queued = run.sent.queued, "reports")
+            })
+        })?;
+    Ok(JobsRun { dues, survey_reminders, reports })
 }
 
 /// The running scheduler; [`Jobs::stop`] ends it between runs.

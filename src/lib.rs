@@ -23,6 +23,7 @@ pub mod members;
 pub mod metrics;
 pub mod money;
 pub mod openapi;
+pub mod reports;
 pub mod settings;
 pub mod surveys;
 pub mod telemetry;

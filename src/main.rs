@@ -45,6 +45,11 @@ enum Command {
         #[arg(long, default_value = DEFAULT_BIND)]
         bind: String,
     },
+    /// Progress reports, by hand (the scheduler in serve does the same on the report schedule).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Outbound email.
     Mail {
         #[command(subcommand)]
@@ -61,6 +66,21 @@ enum Command {
 enum JobsCommand {
     /// Run every scheduled job once now (dues reminders), print what it queued, and exit.
     Run,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Generate a period's report: compute its figures and freeze them (once; again does nothing).
+    Generate {
+        /// 2026-Q3 (a quarter), 2026-H2 (a half year) or 2026-09 (a month); the period must have ended.
+        #[arg(long)]
+        period: String,
+    },
+    /// Queue a generated report for every subscribed representative (each gets it once, however often this runs).
+    Send {
+        #[arg(long)]
+        period: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -154,6 +174,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Demo { db: path, bind } => Ok(run_demo(path, bind)?),
         Command::Mail { command: MailCommand::Deliver } => Ok(deliver_mail()?),
         Command::Jobs { command: JobsCommand::Run } => Ok(run_jobs()?),
+        Command::Report { command } => Ok(run_report(command)?),
         Command::Bench { command: BenchCommand::Mail { messages, database_url, concurrency, batch_size } } => {
             // Quiet unless asked: a log line per message would be part of what is measured.
             if std::env::var_os("RUST_LOG").is_some() {
@@ -187,6 +208,46 @@ fn run_jobs() -> Result<(), StartupError> {
         .map_err(StartupError::Command)?;
     println!("dues reminders queued: {} overdue, {} renewal", run.dues.overdue, run.dues.renewal);
     println!("survey reminders queued: {}", run.survey_reminders);
+    match &run.reports.generated {
+        Some(period) => println!("report generated: {period}"),
+        None => println!("report generated: none due"),
+    }
+    println!("report emails queued: {}", run.reports.sent.queued);
+    Ok(())
+}
+
+fn run_report(command: ReportCommand) -> Result<(), StartupError> {
+    use steward::reports::service as reports;
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let db = app::connect(&config)?;
+    let key = app::signing_key(&config, &db)?;
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let site = steward::settings::service::load_site(&mut conn).map_err(StartupError::Command)?;
+    match command {
+        ReportCommand::Generate { period } => {
+            let period = reports::parse_period(&period).map_err(StartupError::Command)?;
+            let today = steward::db::now().date();
+            let done = reports::generate(&mut conn, steward::audit::Actor::Cli, &period, today, &site.name)
+                .map_err(StartupError::Command)?;
+            if done.created {
+                println!("report {} generated: its figures are frozen", done.report.period);
+            } else {
+                println!("report {} was generated before: nothing changed", done.report.period);
+            }
+        }
+        ReportCommand::Send { period } => {
+            let mail = steward::surveys::service::MailSettings { site_name: site.name, base_url: config.base_url.clone(), key };
+            let run = reports::send(&mut conn, steward::audit::Actor::Cli, &period, &mail).map_err(StartupError::Command)?;
+            println!(
+                "report {}: {} emails queued, {} had it already, {} turned report emails off",
+                period.trim(),
+                run.queued,
+                run.already,
+                run.unsubscribed
+            );
+        }
+    }
     Ok(())
 }
 

@@ -87,6 +87,10 @@ use crate::web::{render, AppError, Layout};
         crate::feedback::api::list,
         crate::feedback::api::send,
         crate::feedback::api::answer,
+        crate::reports::api::list,
+        crate::reports::api::schedule,
+        crate::reports::api::set_schedule,
+        crate::reports::api::show,
     ),
     components(schemas(crate::web::error::ProblemSchema, crate::domain::FieldError)),
     modifiers(&BearerAuth),
@@ -99,6 +103,7 @@ use crate::web::{render, AppError, Layout};
         (name = "funding", description = "Priorities, budgets, initiatives, allocations, disbursements and the treasury figures"),
         (name = "metrics", description = "Outcome metrics, their observations, progress and the money spent on them"),
         (name = "surveys", description = "Member surveys: drafting, invitations, answers by personal link, results"),
+        (name = "reports", description = "Progress reports: the archive, each report's frozen content, the schedule"),
         (name = "operations", description = "Health and readiness for operators"),
         (name = "meta", description = "This document"),
     )

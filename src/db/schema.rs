@@ -122,6 +122,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        public -> Bool,
     }
 }
 
@@ -151,6 +152,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        public -> Bool,
     }
 }
 
@@ -347,6 +349,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        public -> Bool,
     }
 }
 
@@ -552,6 +555,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        period -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        content -> Nullable<Text>,
+        foreword -> Text,
+        changes -> Text,
+        generated_at -> Nullable<Timestamp>,
+        generated_by -> Nullable<BigInt>,
+        sent_at -> Nullable<Timestamp>,
+        sent_by -> Nullable<BigInt>,
+        recipients -> Integer,
+        published -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_members (report_id, member_id) {
+        report_id -> BigInt,
+        member_id -> BigInt,
+        content -> Text,
+    }
+}
+
 diesel::joinable!(allocations -> budget_lines (budget_line_id));
 diesel::joinable!(allocations -> budgets (budget_id));
 diesel::joinable!(allocations -> initiatives (initiative_id));
@@ -592,6 +623,8 @@ diesel::joinable!(metrics -> key_outcomes (key_outcome_id));
 diesel::joinable!(member_history -> membership_tiers (tier_id));
 diesel::joinable!(members -> membership_tiers (tier_id));
 diesel::joinable!(users -> members (member_id));
+diesel::joinable!(report_members -> reports (report_id));
+diesel::joinable!(report_members -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     allocations,
@@ -622,6 +655,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     rate_limits,
     recovery_codes,
+    report_members,
+    reports,
     sequences,
     sessions,
     settings,

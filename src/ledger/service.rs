@@ -302,10 +302,22 @@ struct EntrySums {
 
 /// One query for every entry's year, priority, month and direction; reversals take their original's.
 fn entry_sums(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<EntrySums>, ServiceError> {
+    entry_sums_within(conn, year_id, None)
+}
+
+/// [`entry_sums`] of the entries of a year, of dates from..=to, or both.
+fn entry_sums_within(
+    conn: &mut DbConn,
+    year_id: Option<i64>,
+    dates: Option<(NaiveDate, NaiveDate)>,
+) -> Result<Vec<EntrySums>, ServiceError> {
     type Row = (i64, i64, Option<i64>, NaiveDate, String, Option<i64>, Option<i64>, i64);
     let mut q = ledger_entries::table.into_boxed();
     if let Some(y) = year_id {
         q = q.filter(ledger_entries::fiscal_year_id.eq(y));
+    }
+    if let Some((from, to)) = dates {
+        q = q.filter(ledger_entries::entry_date.ge(from)).filter(ledger_entries::entry_date.le(to));
     }
     let rows: Vec<Row> = q
         .select((
@@ -424,6 +436,14 @@ pub fn monthly(conn: &mut DbConn, year: &FiscalYear) -> Result<Vec<MonthTotals>,
         };
     }
     Ok(months)
+}
+
+/// Money in and out of the foundation on the days from `from` to `to`, both included, in the base currency
+/// (transfers between funds left out; a reversal counts on its original's side, on its own date).
+pub fn totals_between(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<(i64, i64), ServiceError> {
+    let sums = entry_sums_within(conn, None, Some((from, to)))?;
+    let (money_in, money_out, _) = sum_in_out(&sums.iter().collect::<Vec<_>>());
+    Ok((money_in, money_out))
 }
 
 /// The sum of every entry in the base currency: what the foundation holds.

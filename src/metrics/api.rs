@@ -20,7 +20,7 @@ pub struct MetricQuery {
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", params(MetricQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<MetricSummary>)))]
 pub async fn list(_user: ApiUser, db: web::Data<Db>, query: web::Query<MetricQuery>) -> Result<HttpResponse, AppError> {
-    let filter = MetricFilter { priority_id: query.priority_id, initiative_id: query.initiative_id };
+    let filter = MetricFilter { priority_id: query.priority_id, initiative_id: query.initiative_id, as_of: None };
     Ok(HttpResponse::Ok().json(db.run(move |conn| service::list_metrics(conn, &filter)).await?))
 }
 

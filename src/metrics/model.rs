@@ -46,12 +46,17 @@ impl Metric {
 
     /// A value in this metric's unit, for pages: "87.5%", "12 days", "1,204".
     pub fn show(&self, milli: impl std::borrow::Borrow<i64>) -> String {
-        let number = plain(*milli.borrow());
-        match self.unit.as_str() {
-            "percent" => format!("{number}%"),
-            "days" => format!("{number} days"),
-            _ => group(&number),
-        }
+        show_value(&self.unit, *milli.borrow())
+    }
+}
+
+/// A value in a unit, for pages and reports: "87.5%", "12 days", "1,204".
+pub fn show_value(unit: &str, milli: i64) -> String {
+    let number = plain(milli);
+    match unit {
+        "percent" => format!("{number}%"),
+        "days" => format!("{number} days"),
+        _ => group(&number),
     }
 }
 

@@ -53,7 +53,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
-    let filter = MetricFilter { priority_id: query.priority, initiative_id: query.initiative };
+    let filter = MetricFilter { priority_id: query.priority, initiative_id: query.initiative, as_of: None };
     let filtered = query.priority.is_some() || query.initiative.is_some();
     let rows = db.run(move |conn| service::list_metrics(conn, &filter)).await?;
     let mut groups: Vec<(String, Vec<OverviewRow>)> = Vec::new();

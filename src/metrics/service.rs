@@ -331,6 +331,11 @@ fn current_observations(conn: &mut DbConn, metric_ids: &[i64]) -> Result<Vec<Obs
         .load(conn)?)
 }
 
+/// Which metric measures which initiative: (metric id, initiative id).
+pub fn initiative_links(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, ServiceError> {
+    Ok(metric_initiatives::table.select((metric_initiatives::metric_id, metric_initiatives::initiative_id)).load(conn)?)
+}
+
 /// A metric with where it stands, for lists.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MetricSummary {
@@ -346,6 +351,8 @@ pub struct MetricSummary {
 pub struct MetricFilter {
     pub priority_id: Option<i64>,
     pub initiative_id: Option<i64>,
+    /// Where each stood on this day (observations after it left out); today when none.
+    pub as_of: Option<NaiveDate>,
 }
 
 /// Metrics with their progress, by priority order (metrics without a priority last), then name.
@@ -365,8 +372,11 @@ pub fn list_metrics(conn: &mut DbConn, filter: &MetricFilter) -> Result<Vec<Metr
         .select((Metric::as_select(), funding_priorities::title.nullable(), funding_priorities::position.nullable()))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
-    let observations = current_observations(conn, &ids)?;
-    let today = db::now().date();
+    let mut observations = current_observations(conn, &ids)?;
+    let today = filter.as_of.unwrap_or_else(|| db::now().date());
+    if filter.as_of.is_some() {
+        observations.retain(|o| o.observed_on <= today);
+    }
     let mut out: Vec<(Option<i32>, MetricSummary)> = rows
         .into_iter()
         .map(|(metric, priority, position)| {
