@@ -21,7 +21,7 @@ use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
     accounts, admin, audit, disbursements, dues, feedback, funding, health, home, ledger, members, metrics, openapi,
-    reports, surveys, treasury,
+    reports, surveys, transparency, treasury,
 };
 
 /// Every route of the application, each with the access it declares.
@@ -48,6 +48,7 @@ pub fn router() -> Router {
     surveys::routes(&mut r);
     feedback::routes(&mut r);
     reports::routes(&mut r);
+    transparency::routes(&mut r);
     audit::routes(&mut r);
     admin::routes(&mut r);
     r

@@ -27,5 +27,6 @@ pub mod reports;
 pub mod settings;
 pub mod surveys;
 pub mod telemetry;
+pub mod transparency;
 pub mod treasury;
 pub mod web;

@@ -33,7 +33,7 @@ impl PageContext {
         layout.csrf = self.csrf.clone();
         layout.user_name = self.identity.as_ref().map(|i| i.display_name.clone());
         layout.flash = self.flash.clone();
-        layout.nav = nav_for(self.identity.as_ref(), &self.path);
+        layout.nav = nav_for(self.identity.as_ref(), &self.path, self.site.transparency);
         layout
     }
 
@@ -44,7 +44,7 @@ impl PageContext {
 }
 
 /// The links the viewer's roles open, in a fixed order.
-fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
+fn nav_for(identity: Option<&Identity>, path: &str, transparency: bool) -> Vec<NavLink> {
     let has = |roles: &[Role]| identity.is_some_and(|i| i.has_any(roles));
     let mut links = vec![("Home", "/", true)];
     links.push(("My organization", "/my-organization", has(&[Role::MemberRep])));
@@ -62,10 +62,12 @@ fn nav_for(identity: Option<&Identity>, path: &str) -> Vec<NavLink> {
     links.push(("Surveys to answer", "/my-surveys", has(&[Role::MemberRep]) && !has(&[Role::Council])));
     links.push(("Feedback", "/feedback", has(&[Role::MemberRep]) && !has(&[Role::Council])));
     links.push(("Feedback", "/feedback/triage", has(&[Role::Council])));
+    links.push(("Transparency", "/transparency", transparency));
     links.push(("Users", "/admin/users", has(&[Role::Admin])));
     links.push(("Audit log", "/admin/audit", has(&[Role::Admin])));
     links.push(("Mail", "/admin/mail", has(&[Role::Admin])));
     links.push(("Settings", "/admin/settings", has(&[Role::Admin])));
+    links.push(("Public page", "/admin/transparency", has(&[Role::Council, Role::Admin])));
     links
         .into_iter()
         .filter(|(_, _, shown)| *shown)

@@ -15,6 +15,8 @@ pub const FOUNDATION_NAME: &str = "foundation_name";
 pub const FOUNDATION_TAGLINE: &str = "foundation_tagline";
 /// "true" when treasurers and admins must sign in with a second factor.
 pub const REQUIRE_TWO_FACTOR: &str = "require_two_factor";
+/// "true" when the public transparency page and its feed are on.
+pub const TRANSPARENCY: &str = "transparency_enabled";
 const SECRET_KEY: &str = "secret_key";
 
 /// What pages show about the foundation itself.
@@ -23,6 +25,8 @@ pub struct Site {
     pub name: String,
     pub tagline: String,
     pub require_two_factor: bool,
+    /// The public transparency page is on.
+    pub transparency: bool,
 }
 
 impl Default for Site {
@@ -31,6 +35,7 @@ impl Default for Site {
             name: "Steward".into(),
             tagline: "Members, money and outcomes of an open-source foundation.".into(),
             require_two_factor: false,
+            transparency: false,
         }
     }
 }
@@ -105,7 +110,7 @@ pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Opti
 
 pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
     let rows: Vec<(String, String)> = settings::table
-        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE, REQUIRE_TWO_FACTOR]))
+        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE, REQUIRE_TWO_FACTOR, TRANSPARENCY]))
         .select((settings::key, settings::value))
         .load(conn)?;
     let mut site = Site::default();
@@ -114,6 +119,7 @@ pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
             FOUNDATION_NAME => site.name = value,
             FOUNDATION_TAGLINE => site.tagline = value,
             REQUIRE_TWO_FACTOR => site.require_two_factor = value == "true",
+            TRANSPARENCY => site.transparency = value == "true",
             _ => {}
         }
     }
