@@ -120,6 +120,62 @@ pub fn seed(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
         .select(crate::db::schema::fiscal_years::id)
         .first(conn)?;
     crate::ledger::service::set_year_status(conn, treasurer.user_id, fy2025, "closed")?;
+    seed_reports(conn, base_url)?;
+    Ok(())
+}
+
+/// The last four quarterly reports, sent (in demo mode the emails become .eml files), the latest published
+/// on the transparency page, which is on; the quarter in progress can be previewed.
+fn seed_reports(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
+    use crate::reports::period::{Frequency, Period};
+    use crate::reports::service as reports;
+    use crate::transparency::service as transparency;
+    let council = acting_as(conn, "council@demo.steward.invalid")?;
+    let admin = acting_as(conn, "admin@demo.steward.invalid")?;
+    let choices = transparency::choices(conn)?;
+    transparency::save(
+        conn,
+        &admin,
+        &transparency::ChoicesInput {
+            enabled: Some(true),
+            priorities: choices.priorities.iter().map(|p| p.0).collect(),
+            initiatives: choices.initiatives.iter().map(|i| i.0).collect(),
+            metrics: choices.metrics.iter().map(|m| m.0).collect(),
+        },
+    )?;
+    let mail = crate::surveys::service::MailSettings {
+        site_name: FOUNDATION_NAME.to_string(),
+        base_url: base_url.to_string(),
+        key: crate::config::SigningKey(settings::secret_key(conn)?),
+    };
+    let today = crate::db::now().date();
+    let mut period = Period::last_ended(Frequency::Quarterly, today);
+    let mut periods = Vec::new();
+    for _ in 0..4 {
+        periods.push(period);
+        period = period.previous();
+    }
+    for (n, period) in periods.iter().rev().enumerate() {
+        reports::set_words(
+            conn,
+            council.user_id,
+            period,
+            &format!(
+                "Thank you for your membership this quarter. This report shows what your dues paid for in {}, \
+                 and how the outcomes we fund are moving.",
+                period.label()
+            ),
+            if n == 3 {
+                "You asked for clearer release notes and a steadier release rhythm. From this quarter, every minor \
+                 release comes with a migration guide, and releases follow a published calendar."
+            } else {
+                ""
+            },
+        )?;
+        reports::generate(conn, Actor::Cli, period, today, FOUNDATION_NAME)?;
+        reports::send(conn, Actor::User(council.user_id), &period.code(), &mail)?;
+        reports::set_published(conn, council.user_id, &period.code(), true)?;
+    }
     Ok(())
 }
 

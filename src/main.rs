@@ -237,8 +237,13 @@ fn run_report(command: ReportCommand) -> Result<(), StartupError> {
             }
         }
         ReportCommand::Send { period } => {
-            let mail = steward::surveys::service::MailSettings { site_name: site.name, base_url: config.base_url.clone(), key };
-            let run = reports::send(&mut conn, steward::audit::Actor::Cli, &period, &mail).map_err(StartupError::Command)?;
+            let mail = steward::surveys::service::MailSettings {
+                site_name: site.name,
+                base_url: config.base_url.clone(),
+                key,
+            };
+            let run =
+                reports::send(&mut conn, steward::audit::Actor::Cli, &period, &mail).map_err(StartupError::Command)?;
             println!(
                 "report {}: {} emails queued, {} had it already, {} turned report emails off",
                 period.trim(),

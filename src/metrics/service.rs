@@ -333,7 +333,9 @@ fn current_observations(conn: &mut DbConn, metric_ids: &[i64]) -> Result<Vec<Obs
 
 /// Which metric measures which initiative: (metric id, initiative id).
 pub fn initiative_links(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, ServiceError> {
-    Ok(metric_initiatives::table.select((metric_initiatives::metric_id, metric_initiatives::initiative_id)).load(conn)?)
+    Ok(metric_initiatives::table
+        .select((metric_initiatives::metric_id, metric_initiatives::initiative_id))
+        .load(conn)?)
 }
 
 /// A metric with where it stands, for lists.

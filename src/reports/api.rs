@@ -64,7 +64,11 @@ pub async fn set_schedule(
     body: web::Json<ScheduleBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
-    let input =
-        ScheduleInput { frequency: b.frequency, send_day: b.send_day.to_string(), sections: b.sections, automatic: b.automatic };
+    let input = ScheduleInput {
+        frequency: b.frequency,
+        send_day: b.send_day.to_string(),
+        sections: b.sections,
+        automatic: b.automatic,
+    };
     Ok(HttpResponse::Ok().json(db.run(move |conn| service::set_schedule(conn, actor, &input)).await?))
 }

@@ -199,6 +199,8 @@ impl InitiativeSection {
 pub struct InitiativeLine {
     pub initiative_id: i64,
     pub title: String,
+    pub priority_id: i64,
+    /// The priority's title; empty in a public copy when the priority is not public.
     pub priority: String,
     /// Why it is at risk; empty for started and completed ones.
     pub note: String,
@@ -237,11 +239,18 @@ impl MetricLine {
         self.show(self.target_milli)
     }
 
-    /// "up 12", "down 3.5%", "no change", or empty without both values.
+    /// "up 12", "down 3.5 points", "no change", or empty without both values.
     pub fn trend(&self) -> String {
+        let change = |d: i64| {
+            if self.unit == "percent" {
+                format!("{} points", crate::metrics::model::plain(d))
+            } else {
+                self.show(d)
+            }
+        };
         match (self.start_milli, self.end_milli) {
-            (Some(a), Some(b)) if b > a => format!("up {}", self.show(b - a)),
-            (Some(a), Some(b)) if b < a => format!("down {}", self.show(a - b)),
+            (Some(a), Some(b)) if b > a => format!("up {}", change(b - a)),
+            (Some(a), Some(b)) if b < a => format!("down {}", change(a - b)),
             (Some(_), Some(_)) => "no change".into(),
             _ => String::new(),
         }

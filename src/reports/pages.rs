@@ -238,7 +238,11 @@ pub async fn preview_email(
 }
 
 /// The signed-in person's own copy of a report email, as it was sent.
-pub async fn my_email(ctx: PageContext, db: web::Data<Db>, period: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn my_email(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    period: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (user, code) = (ctx.user()?.user_id, period.into_inner());
     let copy = db.run(move |conn| service::email_copy(conn, &code, user)).await?;
     let (_, _, html) = copy.ok_or(ServiceError::NotFound("email"))?;
@@ -260,7 +264,9 @@ struct SendPage {
 async fn send_page(ctx: &PageContext, db: &Db, code: String, error: Option<String>) -> Result<SendPage, AppError> {
     let (viewer, foundation, c) = (ctx.user()?.clone(), ctx.site.name.clone(), code.clone());
     let (page, recipients) = db
-        .run(move |conn| Ok::<_, ServiceError>((service::show(conn, &viewer, &c, &foundation)?, service::recipients(conn)?)))
+        .run(move |conn| {
+            Ok::<_, ServiceError>((service::show(conn, &viewer, &c, &foundation)?, service::recipients(conn)?))
+        })
         .await?;
     let subscribed = recipients.iter().filter(|r| r.subscribed).count();
     let layout = ctx
@@ -278,7 +284,11 @@ async fn send_page(ctx: &PageContext, db: &Db, code: String, error: Option<Strin
     })
 }
 
-pub async fn confirm_send(ctx: PageContext, db: web::Data<Db>, period: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_send(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    period: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     render(&send_page(&ctx, &db, period.into_inner(), None).await?)
 }
 
@@ -302,7 +312,10 @@ pub async fn send(
         Ok(SendRun { queued, already, .. }) => Ok(redirect(
             &format!("/reports/{code}"),
             "success",
-            &format!("Sent: {queued} emails queued{}.", if already > 0 { format!(", {already} had it already") } else { String::new() }),
+            &format!(
+                "Sent: {queued} emails queued{}.",
+                if already > 0 { format!(", {already} had it already") } else { String::new() }
+            ),
             config.is_https(),
         )),
         Err(ServiceError::Conflict(message)) => {
@@ -323,7 +336,8 @@ pub async fn publish(
     let c = code.clone();
     match db.run(move |conn| service::set_published(conn, actor, &c, published)).await {
         Ok(()) => {
-            let message = if published { "Published on the transparency page." } else { "Taken off the transparency page." };
+            let message =
+                if published { "Published on the transparency page." } else { "Taken off the transparency page." };
             Ok(redirect(&format!("/reports/{code}"), "success", message, config.is_https()))
         }
         Err(ServiceError::Conflict(message)) => {

@@ -66,8 +66,7 @@ impl Default for Schedule {
 
 pub fn schedule(conn: &mut DbConn) -> Result<Schedule, ServiceError> {
     let defaults = Schedule::default();
-    let frequency =
-        settings::get(conn, FREQUENCY)?.and_then(|f| Frequency::parse(&f)).unwrap_or(defaults.frequency);
+    let frequency = settings::get(conn, FREQUENCY)?.and_then(|f| Frequency::parse(&f)).unwrap_or(defaults.frequency);
     let send_day = settings::get(conn, SEND_DAY)?
         .and_then(|d| d.parse::<u32>().ok())
         .filter(|d| (1..=28).contains(d))
@@ -184,8 +183,10 @@ pub fn build(
         (None, true) => Some(BudgetSection { year_label: String::new(), lines: Vec::new() }),
         _ => None,
     };
-    let metric_lines = if has(Section::Metrics) || has(Section::Initiatives) { metric_lines(conn, period)? } else { Vec::new() };
-    let initiatives = if has(Section::Initiatives) { Some(initiative_section(conn, period, &metric_lines)?) } else { None };
+    let metric_lines =
+        if has(Section::Metrics) || has(Section::Initiatives) { metric_lines(conn, period)? } else { Vec::new() };
+    let initiatives =
+        if has(Section::Initiatives) { Some(initiative_section(conn, period, &metric_lines)?) } else { None };
     let survey = if has(Section::Survey) { Some(survey_section(conn, period)?) } else { None };
     let personal = if has(Section::Personal) {
         personal_sections(conn, period, year.as_ref().map(|y| y.id), survey.as_ref())?
@@ -202,7 +203,8 @@ pub fn build(
         money,
         budgets,
         initiatives,
-        metrics: has(Section::Metrics).then(|| metric_lines.into_iter().filter(|(key, _)| *key).map(|(_, m)| m).collect()),
+        metrics: has(Section::Metrics)
+            .then(|| metric_lines.into_iter().filter(|(key, _)| *key).map(|(_, m)| m).collect()),
         survey,
         personal: has(Section::Personal),
     };
@@ -248,7 +250,7 @@ fn metric_lines(conn: &mut DbConn, period: &Period) -> Result<Vec<(bool, MetricL
         .collect())
 }
 
-/// Initiatives started and completed in the period (by their steps, else their dates), and active ones at
+/// Initiatives started and completed in the period (by their dates, else their steps), and active ones at
 /// risk at its end: past their planned end, or with a linked metric at risk or off track.
 fn initiative_section(
     conn: &mut DbConn,
@@ -276,24 +278,22 @@ fn initiative_section(
         let line = |note: String| InitiativeLine {
             initiative_id: initiative.id,
             title: initiative.title.clone(),
+            priority_id: initiative.priority_id,
             priority: priority.clone(),
             note,
         };
-        let activated = stepped(initiative.id, "active");
-        let started = if activated.is_empty() {
-            in_period(initiative.starts_on)
-        } else {
-            activated.iter().any(|t| *t >= from && *t < until)
+        // The dates entered on the initiative come first; without one, the day its status changed counts.
+        let started = match initiative.starts_on {
+            Some(_) => in_period(initiative.starts_on),
+            None => stepped(initiative.id, "active").iter().any(|t| *t >= from && *t < until),
         };
         if started {
             section.started.push(line(String::new()));
         }
         if initiative.status == "completed" {
-            let completed = stepped(initiative.id, "completed");
-            let done = if completed.is_empty() {
-                in_period(initiative.ends_on)
-            } else {
-                completed.iter().any(|t| *t >= from && *t < until)
+            let done = match initiative.ends_on {
+                Some(_) => in_period(initiative.ends_on),
+                None => stepped(initiative.id, "completed").iter().any(|t| *t >= from && *t < until),
             };
             if done {
                 section.completed.push(line(String::new()));
@@ -336,9 +336,11 @@ fn survey_section(conn: &mut DbConn, period: &Period) -> Result<SurveySection, S
             for q in &r.questions {
                 let value = if let Some(score) = q.nps.as_ref().and_then(|n| n.score) {
                     Some(format!("NPS {score:.0}"))
-                } else if let Some(first) = q.ranking.iter().min_by(|a, b| {
-                    a.mean_rank.unwrap_or(f64::MAX).total_cmp(&b.mean_rank.unwrap_or(f64::MAX))
-                }) {
+                } else if let Some(first) = q
+                    .ranking
+                    .iter()
+                    .min_by(|a, b| a.mean_rank.unwrap_or(f64::MAX).total_cmp(&b.mean_rank.unwrap_or(f64::MAX)))
+                {
                     first.mean_rank.map(|_| format!("ranked first: {}", first.option))
                 } else if q.question.kind == "likert" {
                     q.summary.as_ref().and_then(|s| s.mean).map(|m| format!("{m:.1} of {}", q.question.labels().len()))
@@ -489,16 +491,16 @@ fn content_of(report: &Report) -> Result<Option<ReportContent>, ServiceError> {
     report
         .content
         .as_deref()
-        .map(|c| serde_json::from_str(c).map_err(|e| ServiceError::Internal(format!("report {} content: {e}", report.period))))
+        .map(|c| {
+            serde_json::from_str(c)
+                .map_err(|e| ServiceError::Internal(format!("report {} content: {e}", report.period)))
+        })
         .transpose()
 }
 
 fn personal_of(conn: &mut DbConn, report_id: i64, member_id: i64) -> Result<Option<PersonalSection>, ServiceError> {
-    let raw: Option<String> = report_members::table
-        .find((report_id, member_id))
-        .select(report_members::content)
-        .first(conn)
-        .optional()?;
+    let raw: Option<String> =
+        report_members::table.find((report_id, member_id)).select(report_members::content).first(conn).optional()?;
     raw.map(|r| serde_json::from_str(&r).map_err(|e| ServiceError::Internal(format!("personal section: {e}"))))
         .transpose()
 }
@@ -619,14 +621,18 @@ pub fn set_published(conn: &mut DbConn, actor: i64, code: &str, published: bool)
     db::write_transaction(conn, |conn| {
         let report = find_row(conn, code)?.ok_or(ServiceError::NotFound("report"))?;
         if published && report.sent_at.is_none() {
-            return Err(ServiceError::Conflict(format!("{code} has not been sent yet; only sent reports are published.")));
+            return Err(ServiceError::Conflict(format!(
+                "{code} has not been sent yet; only sent reports are published."
+            )));
         }
         diesel::update(reports::table.find(report.id))
             .set((reports::published.eq(published), reports::updated_at.eq(db::now())))
             .execute(conn)?;
         audit::record(
             conn,
-            Event::new(Actor::User(actor), "report.published").target("report", report.id).details(json!({ "published": published })),
+            Event::new(Actor::User(actor), "report.published")
+                .target("report", report.id)
+                .details(json!({ "published": published })),
         )
     })
 }
@@ -766,7 +772,11 @@ fn view_for(
 }
 
 /// The email as it was queued for `user_id`: (subject, text, HTML).
-pub fn email_copy(conn: &mut DbConn, code: &str, user_id: i64) -> Result<Option<(String, String, String)>, ServiceError> {
+pub fn email_copy(
+    conn: &mut DbConn,
+    code: &str,
+    user_id: i64,
+) -> Result<Option<(String, String, String)>, ServiceError> {
     Ok(outbox::table
         .filter(outbox::idempotency_key.eq(idempotency_key(code, user_id)))
         .select((outbox::subject, outbox::body_text, outbox::body_html))
@@ -841,7 +851,12 @@ pub struct ReportDocument {
     pub live: bool,
 }
 
-pub fn document(conn: &mut DbConn, viewer: &Identity, code: &str, foundation: &str) -> Result<ReportDocument, ServiceError> {
+pub fn document(
+    conn: &mut DbConn,
+    viewer: &Identity,
+    code: &str,
+    foundation: &str,
+) -> Result<ReportDocument, ServiceError> {
     let page = show(conn, viewer, code, foundation)?;
     let row = match &page.report {
         Some(r) => ReportRow {
@@ -884,7 +899,12 @@ pub struct ReportEmail {
 }
 crate::email_templates!(ReportEmail, "email/report/subject.txt", "email/report/body.txt", "email/report/body.html");
 
-fn render_for(recipient: &Recipient, view: ReportView, code: &str, mail: &MailSettings) -> Result<Rendered, ServiceError> {
+fn render_for(
+    recipient: &Recipient,
+    view: ReportView,
+    code: &str,
+    mail: &MailSettings,
+) -> Result<Rendered, ServiceError> {
     let context = EmailContext {
         site_name: mail.site_name.clone(),
         base_url: mail.base_url.clone(),
@@ -896,7 +916,12 @@ fn render_for(recipient: &Recipient, view: ReportView, code: &str, mail: &MailSe
 }
 
 /// The exact email `user_id` would get (or got) for a period: frozen content once generated, live before.
-pub fn preview(conn: &mut DbConn, code: &str, user_id: i64, mail: &MailSettings) -> Result<(Recipient, Rendered), ServiceError> {
+pub fn preview(
+    conn: &mut DbConn,
+    code: &str,
+    user_id: i64,
+    mail: &MailSettings,
+) -> Result<(Recipient, Rendered), ServiceError> {
     let period = parse_period(code)?;
     let recipient =
         recipients(conn)?.into_iter().find(|r| r.user_id == user_id).ok_or(ServiceError::NotFound("recipient"))?;
@@ -933,7 +958,10 @@ pub fn send(conn: &mut DbConn, actor: Actor, code: &str, mail: &MailSettings) ->
             _ => return Err(ServiceError::NotFound("report")),
         };
         let Some(content) = content_of(&report)? else {
-            return Err(ServiceError::Conflict(format!("{} has not been generated yet; generate it first.", report.period)));
+            return Err(ServiceError::Conflict(format!(
+                "{} has not been generated yet; generate it first.",
+                report.period
+            )));
         };
         let frozen: HashMap<i64, PersonalSection> = report_members::table
             .filter(report_members::report_id.eq(report.id))

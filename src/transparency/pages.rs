@@ -123,5 +123,10 @@ pub async fn save(
     };
     db.run(move |conn| service::save(conn, &actor, &input)).await?;
     site.invalidate();
-    Ok(redirect("/admin/transparency", "success", "Saved: the transparency page shows what is ticked.", config.is_https()))
+    Ok(redirect(
+        "/admin/transparency",
+        "success",
+        "Saved: the transparency page shows what is ticked.",
+        config.is_https(),
+    ))
 }

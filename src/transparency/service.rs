@@ -62,6 +62,9 @@ pub fn public_content(mut content: ReportContent, marks: &Marks) -> ReportConten
             list.retain(|l| marks.initiatives.contains(&l.initiative_id));
             for l in list.iter_mut() {
                 l.note.clear();
+                if !marks.priorities.contains(&l.priority_id) {
+                    l.priority.clear();
+                }
             }
         }
     }
@@ -87,6 +90,7 @@ pub struct PublicPriority {
 pub struct PublicInitiative {
     pub title: String,
     pub summary: String,
+    /// Empty when the priority is not public.
     pub priority: String,
     pub status: String,
     pub starts_on: Option<NaiveDate>,
@@ -151,9 +155,9 @@ pub fn page(conn: &mut DbConn) -> Result<PublicPage, ServiceError> {
         initiatives: initiative_rows
             .into_iter()
             .map(|(i, priority)| PublicInitiative {
+                priority: if marks.priorities.contains(&i.priority_id) { priority } else { String::new() },
                 title: i.title,
                 summary: i.summary,
-                priority,
                 status: i.status,
                 starts_on: i.starts_on,
                 ends_on: i.ends_on,
@@ -175,11 +179,7 @@ pub fn published(conn: &mut DbConn) -> Result<Vec<PublishedReport>, ServiceError
     Ok(rows
         .into_iter()
         .filter_map(|(period, sent_at)| {
-            Some(PublishedReport {
-                label: Period::parse(&period).ok()?.label(),
-                period,
-                sent_at: sent_at?,
-            })
+            Some(PublishedReport { label: Period::parse(&period).ok()?.label(), period, sent_at: sent_at? })
         })
         .collect())
 }
@@ -225,7 +225,10 @@ pub fn choices(conn: &mut DbConn) -> Result<Choices, ServiceError> {
             .order(initiatives::title)
             .select((initiatives::id, initiatives::title, initiatives::status, initiatives::public))
             .load(conn)?,
-        metrics: metrics::table.order(metrics::name).select((metrics::id, metrics::name, metrics::public)).load(conn)?,
+        metrics: metrics::table
+            .order(metrics::name)
+            .select((metrics::id, metrics::name, metrics::public))
+            .load(conn)?,
         reports: published(conn)?,
     })
 }
@@ -252,9 +255,11 @@ pub fn save(conn: &mut DbConn, actor: &Identity, input: &ChoicesInput) -> Result
             .set(funding_priorities::public.eq(funding_priorities::id.eq_any(&input.priorities)))
             .execute(conn)?;
         diesel::update(initiatives::table)
-            .set(initiatives::public.eq(initiatives::id.eq_any(&input.initiatives).and(
-                initiatives::status.eq_any(["approved", "active", "completed"]),
-            )))
+            .set(initiatives::public.eq(initiatives::id.eq_any(&input.initiatives).and(initiatives::status.eq_any([
+                "approved",
+                "active",
+                "completed",
+            ]))))
             .execute(conn)?;
         diesel::update(metrics::table).set(metrics::public.eq(metrics::id.eq_any(&input.metrics))).execute(conn)?;
         audit::record(

@@ -235,6 +235,27 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/api/v1/metrics/{id}/observations/bulk", COUNCIL),
     ("POST", "/api/v1/observations/{id}/correct", COUNCIL),
     ("GET", "/api/v1/treasury", FUNDING),
+    ("GET", "/reports", SignedIn),
+    ("POST", "/reports", RULE_SETTERS),
+    ("GET", "/reports/schedule", ADMIN),
+    ("POST", "/reports/schedule", ADMIN),
+    ("GET", "/reports/{period}", SignedIn),
+    ("GET", "/reports/{period}/email", SignedIn),
+    ("POST", "/reports/{period}/words", RULE_SETTERS),
+    ("GET", "/reports/{period}/preview", RULE_SETTERS),
+    ("GET", "/reports/{period}/preview/email", RULE_SETTERS),
+    ("GET", "/reports/{period}/send", RULE_SETTERS),
+    ("POST", "/reports/{period}/send", RULE_SETTERS),
+    ("POST", "/reports/{period}/publish", RULE_SETTERS),
+    ("GET", "/api/v1/reports", SignedIn),
+    ("GET", "/api/v1/reports/schedule", RULE_SETTERS),
+    ("PUT", "/api/v1/reports/schedule", ADMIN),
+    ("GET", "/api/v1/reports/{period}", SignedIn),
+    ("GET", "/transparency", Anyone),
+    ("GET", "/transparency/feed.atom", Anyone),
+    ("GET", "/transparency/reports/{period}", Anyone),
+    ("GET", "/admin/transparency", RULE_SETTERS),
+    ("POST", "/admin/transparency", RULE_SETTERS),
 ];
 
 #[test]
@@ -335,6 +356,7 @@ backend_tests! {
             let path = pattern
                 .replace("{name}", stylesheet.trim_start_matches("/static/"))
                 .replace("{token}", "not-a-real-token")
+                .replace("{period}", "2026-Q3")
                 .replace("{slug}", "acme")
                 .replace("{id}", &id.to_string())
                 .replace("{year}", &id.to_string())

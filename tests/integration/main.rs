@@ -17,4 +17,5 @@ mod mail;
 mod members;
 mod metrics;
 mod pages;
+mod reports;
 mod surveys;
