@@ -91,6 +91,17 @@ enum MailCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Generate, send and deliver a quarter's progress report for a foundation of this many organizations.
+    Report {
+        #[arg(long, default_value_t = 1_000)]
+        organizations: u32,
+        /// Representatives per organization (each gets the email).
+        #[arg(long, default_value_t = 3)]
+        representatives: u32,
+        /// An empty scratch PostgreSQL database (postgres://...); by default a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Queue messages and deliver them to an SMTP sink on the loopback interface.
     Mail {
         /// How many messages to queue and deliver.
@@ -181,6 +192,12 @@ fn run(command: Command) -> Result<(), CliError> {
                 telemetry::init(steward::config::LogFormat::Human);
             }
             Ok(bench::mail::run(&bench::mail::Options { messages, database_url, concurrency, batch_size })?)
+        }
+        Command::Bench { command: BenchCommand::Report { organizations, representatives, database_url } } => {
+            if std::env::var_os("RUST_LOG").is_some() {
+                telemetry::init(steward::config::LogFormat::Human);
+            }
+            Ok(bench::report::run(&bench::report::Options { organizations, representatives, database_url })?)
         }
         Command::User { command: UserCommand::Add { email, roles, name } } => {
             let config = Config::from_env()?;

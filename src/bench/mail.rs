@@ -38,10 +38,10 @@ const USERS: u32 = 100;
 const PER_TRANSACTION: u32 = 500;
 
 /// A folder under the system's temporary folder, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("steward-bench-{}-{:08x}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir)?;

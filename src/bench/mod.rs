@@ -2,6 +2,7 @@
 //! fails on speed).
 
 pub mod mail;
+pub mod report;
 pub mod smtp_sink;
 
 use crate::config::ConfigError;
