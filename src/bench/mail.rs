@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use super::smtp_sink::SmtpSink;
 use super::{peak_memory_kib, BenchError};
-use crate::config::{Config, ConfigError, DatabaseUrl, Secret, SigningKey};
+use crate::config::{Config, ConfigError, Secret, SigningKey};
 use crate::db::schema::{outbox, users};
 use crate::db::{self, Db};
-use crate::mail::{self, Category, Delivery, DeliveryReport, EmailContent, EmailContext, Mailer, Outgoing};
+use crate::mail::{self, Category, DeliveryReport, EmailContent, EmailContext, Outgoing};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -64,20 +63,7 @@ pub fn run(options: &Options) -> Result<(), BenchError> {
     config.mail.concurrency = options.concurrency.clamp(1, 64);
     config.mail.batch_size = options.batch_size.clamp(1, 1000);
 
-    let scratch = Scratch::new()?;
-    let (url, where_) = match &options.database_url {
-        Some(raw) => {
-            let url = DatabaseUrl::parse(raw).map_err(|m| ConfigError::new("--database-url", m))?;
-            let label = url.redacted();
-            (url, label)
-        }
-        None => {
-            let path = scratch.0.join("bench.db");
-            (DatabaseUrl::Sqlite(path.to_string_lossy().into_owned()), "SQLite, a temporary file".to_string())
-        }
-    };
-    let db = Db::connect(&url, config.mail.concurrency + 2, Duration::from_secs(30))?;
-    db::run_migrations(&mut *db.get()?)?;
+    let (_scratch, db, where_) = super::open_database(options.database_url.as_deref(), config.mail.concurrency + 2)?;
     let run_id = format!("{:08x}", rand::random::<u32>());
     println!(
         "steward bench mail: {} messages on {where_}; {} sent at a time, claimed {} at once",
@@ -131,17 +117,7 @@ fn measure(
     enqueue(db, config, &key, &user_ids, run_id, messages)?;
     let enqueue_time = started.elapsed();
 
-    let mut config = config.clone();
-    let (deliver_time, report, received) = actix_web::rt::System::new().block_on(async move {
-        let sink = SmtpSink::start().await?;
-        config.smtp_url = Some(Secret::new(sink.url()));
-        let delivery = Delivery::new(db.clone(), Mailer::from_config(&config, key)?, config.mail.clone());
-        let started = Instant::now();
-        let report = delivery.run_until_idle().await;
-        let elapsed = started.elapsed();
-        delivery.mailer().shutdown().await;
-        Ok::<_, BenchError>((elapsed, report?, sink.received()))
-    })?;
+    let (deliver_time, report, received) = super::deliver_to_sink(db, config, key)?;
     Ok((enqueue_time, deliver_time, report, received))
 }
 

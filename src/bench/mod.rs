@@ -23,6 +23,51 @@ pub enum BenchError {
     Mismatch(String),
 }
 
+/// Where a bench runs: a temporary SQLite file (removed afterwards), or the scratch database at
+/// `database_url`; migrated. Returns the folder to keep while the bench runs, the pool and a label.
+pub(crate) fn open_database(
+    database_url: Option<&str>,
+    pool_size: u32,
+) -> Result<(mail::Scratch, crate::db::Db, String), BenchError> {
+    use crate::config::DatabaseUrl;
+    let scratch = mail::Scratch::new()?;
+    let (url, label) = match database_url {
+        Some(raw) => {
+            let url = DatabaseUrl::parse(raw).map_err(|m| ConfigError::new("--database-url", m))?;
+            let label = url.redacted();
+            (url, label)
+        }
+        None => {
+            let path = scratch.0.join("bench.db");
+            (DatabaseUrl::Sqlite(path.to_string_lossy().into_owned()), "SQLite, a temporary file".to_string())
+        }
+    };
+    let db = crate::db::Db::connect(&url, pool_size, std::time::Duration::from_secs(30))?;
+    crate::db::run_migrations(&mut *db.get()?)?;
+    Ok((scratch, db, label))
+}
+
+/// Delivers every due email with the real worker and SMTP transport to an in-process sink on the loopback
+/// interface: (time taken, what the worker recorded, what the sink received).
+pub(crate) fn deliver_to_sink(
+    db: &crate::db::Db,
+    config: &crate::config::Config,
+    key: crate::config::SigningKey,
+) -> Result<(std::time::Duration, crate::mail::DeliveryReport, u64), BenchError> {
+    use crate::mail::{Delivery, Mailer};
+    let mut config = config.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let sink = smtp_sink::SmtpSink::start().await?;
+        config.smtp_url = Some(crate::config::Secret::new(sink.url()));
+        let delivery = Delivery::new(db.clone(), Mailer::from_config(&config, key)?, config.mail.clone());
+        let started = std::time::Instant::now();
+        let report = delivery.run_until_idle().await;
+        let elapsed = started.elapsed();
+        delivery.mailer().shutdown().await;
+        Ok::<_, BenchError>((elapsed, report?, sink.received()))
+    })
+}
+
 /// The process's peak resident memory, from `VmHWM` in /proc/self/status (Linux).
 pub fn peak_memory_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -3,21 +3,18 @@
 //! generated (figures frozen, every organization's section), sent (one email per representative queued) and
 //! delivered by the real worker to an in-process SMTP sink. Prints each step's time and the peak memory.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::prelude::*;
 
-use super::mail::Scratch;
-use super::smtp_sink::SmtpSink;
 use super::{peak_memory_kib, BenchError};
 use crate::accounts::model::AuthMethod;
 use crate::accounts::{Identity, Role};
 use crate::audit::Actor;
-use crate::config::{Config, ConfigError, DatabaseUrl, Secret, SigningKey};
+use crate::config::{Config, ConfigError, Secret, SigningKey};
 use crate::db::schema::{members, user_roles, users};
-use crate::db::{self, Db, DbConn};
+use crate::db::{self, DbConn};
 use crate::domain::ServiceError;
-use crate::mail::{Delivery, Mailer};
 use crate::reports::period::{Frequency, Period};
 
 #[derive(Clone, Debug)]
@@ -38,21 +35,8 @@ pub fn run(options: &Options) -> Result<(), BenchError> {
     }
     let mut config = Config::from_lookup(|_| None)?;
     config.base_url = "https://steward.bench.invalid".into();
-    let scratch = Scratch::new()?;
-    let (url, where_) = match &options.database_url {
-        Some(raw) => {
-            let url = DatabaseUrl::parse(raw).map_err(|m| ConfigError::new("--database-url", m))?;
-            let label = url.redacted();
-            (url, label)
-        }
-        None => {
-            let path = scratch.0.join("bench.db");
-            (DatabaseUrl::Sqlite(path.to_string_lossy().into_owned()), "SQLite, a temporary file".to_string())
-        }
-    };
-    let db = Db::connect(&url, config.mail.concurrency + 2, Duration::from_secs(30))?;
+    let (_scratch, db, where_) = super::open_database(options.database_url.as_deref(), config.mail.concurrency + 2)?;
     let mut conn = db.get()?;
-    db::run_migrations(&mut conn)?;
     let existing: i64 = members::table.count().get_result(&mut conn)?;
     if existing > 0 {
         return Err(ConfigError::new("--database-url", "must be an empty scratch database (it has members)").into());
@@ -70,8 +54,8 @@ pub fn run(options: &Options) -> Result<(), BenchError> {
     println!("  seeded in {:.1} s", started.elapsed().as_secs_f64());
 
     let started = Instant::now();
-    let generated =
-        crate::reports::service::generate(&mut conn, Actor::Cli, &period, today, "Bench Foundation").map_err(service)?;
+    let generated = crate::reports::service::generate(&mut conn, Actor::Cli, &period, today, "Bench Foundation")
+        .map_err(service)?;
     let generate_time = started.elapsed();
 
     let mut key = [0u8; 32];
@@ -85,21 +69,19 @@ pub fn run(options: &Options) -> Result<(), BenchError> {
     let started = Instant::now();
     let sent = crate::reports::service::send(&mut conn, Actor::Cli, &period.code(), &mail).map_err(service)?;
     let send_time = started.elapsed();
+    let sections: i64 = crate::db::schema::report_members::table.count().get_result(&mut conn)?;
+    let invoices: i64 = crate::db::schema::invoices::table.count().get_result(&mut conn)?;
+    let entries: i64 = crate::db::schema::ledger_entries::table.count().get_result(&mut conn)?;
     drop(conn);
 
-    let (deliver_time, report, received) = actix_web::rt::System::new().block_on(async move {
-        let sink = SmtpSink::start().await?;
-        config.smtp_url = Some(Secret::new(sink.url()));
-        let delivery = Delivery::new(db.clone(), Mailer::from_config(&config, key)?, config.mail.clone());
-        let started = Instant::now();
-        let report = delivery.run_until_idle().await;
-        let elapsed = started.elapsed();
-        delivery.mailer().shutdown().await;
-        Ok::<_, BenchError>((elapsed, report?, sink.received()))
-    })?;
+    let (deliver_time, report, received) = super::deliver_to_sink(&db, &config, key)?;
 
     let size = generated.report.content.as_deref().map(str::len).unwrap_or(0);
-    println!("  generate: {:.3} s (frozen content {size} bytes, one section per organization)", generate_time.as_secs_f64());
+    println!("  data: {invoices} invoices, {entries} ledger entries, 10 metrics with monthly observations");
+    println!(
+        "  generate: {:.3} s (frozen content {size} bytes and {sections} organizations' own sections)",
+        generate_time.as_secs_f64()
+    );
     println!(
         "  send (render and queue): {} emails in {:.2} s = {:.0} emails/s",
         sent.queued,
@@ -126,29 +108,38 @@ pub fn run(options: &Options) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// An active account with one role.
+fn insert_user(
+    conn: &mut DbConn,
+    email: &str,
+    name: &str,
+    member: Option<i64>,
+    role: Role,
+) -> Result<i64, ServiceError> {
+    let now = db::now();
+    let id = crate::on_backend!(conn, |c| diesel::insert_into(users::table)
+        .values((
+            users::email.eq(email),
+            users::display_name.eq(name),
+            users::member_id.eq(member),
+            users::status.eq("active"),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .returning(users::id)
+        .get_result::<i64>(c))?;
+    diesel::insert_into(user_roles::table)
+        .values((user_roles::user_id.eq(id), user_roles::role.eq(role.as_str()), user_roles::granted_at.eq(now)))
+        .execute(conn)?;
+    Ok(id)
+}
+
 /// The foundation: a tier, the organizations and their representatives, the year with its invoices and
 /// ledger entries, a budget and metrics.
 fn seed(conn: &mut DbConn, options: &Options, period: &Period) -> Result<(), ServiceError> {
     let now = db::now();
     let treasurer = db::write_transaction(conn, |conn| {
-        let treasurer = crate::on_backend!(conn, |c| diesel::insert_into(users::table)
-            .values((
-                users::email.eq("treasurer@bench.invalid"),
-                users::display_name.eq("Bench Treasurer"),
-                users::status.eq("active"),
-                users::created_at.eq(now),
-                users::updated_at.eq(now),
-            ))
-            .returning(users::id)
-            .get_result::<i64>(c))?;
-        diesel::insert_into(user_roles::table)
-            .values((
-                user_roles::user_id.eq(treasurer),
-                user_roles::role.eq(Role::Treasurer.as_str()),
-                user_roles::granted_at.eq(now),
-            ))
-            .execute(conn)?;
-        Ok::<_, ServiceError>(treasurer)
+        insert_user(conn, "treasurer@bench.invalid", "Bench Treasurer", None, Role::Treasurer)
     })?;
     let identity = Identity {
         user_id: treasurer,
@@ -183,24 +174,9 @@ fn seed(conn: &mut DbConn, options: &Options, period: &Period) -> Result<(), Ser
                 .returning(members::id)
                 .get_result::<i64>(c))?;
             for r in 0..options.representatives {
-                let user = crate::on_backend!(conn, |c| diesel::insert_into(users::table)
-                    .values((
-                        users::email.eq(format!("rep-{o}-{r}@bench.invalid")),
-                        users::display_name.eq(format!("Representative {r} of organization {o}")),
-                        users::member_id.eq(member),
-                        users::status.eq("active"),
-                        users::created_at.eq(now),
-                        users::updated_at.eq(now),
-                    ))
-                    .returning(users::id)
-                    .get_result::<i64>(c))?;
-                diesel::insert_into(user_roles::table)
-                    .values((
-                        user_roles::user_id.eq(user),
-                        user_roles::role.eq(Role::MemberRep.as_str()),
-                        user_roles::granted_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                let (email, name) =
+                    (format!("rep-{o}-{r}@bench.invalid"), format!("Representative {r} of organization {o}"));
+                insert_user(conn, &email, &name, Some(member), Role::MemberRep)?;
             }
         }
         Ok::<_, ServiceError>(())
@@ -278,7 +254,12 @@ fn seed(conn: &mut DbConn, options: &Options, period: &Period) -> Result<(), Ser
                 note: String::new(),
             })
             .collect();
-        metrics::record_observations(conn, metric.id, &inputs, &Provenance { source: "import", label: "bench".into(), actor: None })?;
+        metrics::record_observations(
+            conn,
+            metric.id,
+            &inputs,
+            &Provenance { source: "import", label: "bench".into(), actor: None },
+        )?;
     }
     Ok(())
 }

@@ -505,6 +505,14 @@ fn personal_of(conn: &mut DbConn, report_id: i64, member_id: i64) -> Result<Opti
         .transpose()
 }
 
+/// The account behind an action, when a person took it.
+fn person(actor: &Actor) -> Option<i64> {
+    match actor {
+        Actor::User(id) => Some(*id),
+        _ => None,
+    }
+}
+
 /// What generating did.
 #[derive(Clone, Debug)]
 pub struct Generated {
@@ -542,10 +550,7 @@ pub fn generate(
         let (content, personal) = build(conn, period, &schedule.sections, foundation)?;
         let json = serde_json::to_string(&content).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let now = db::now();
-        let by = match actor {
-            Actor::User(id) => Some(id),
-            _ => None,
-        };
+        let by = person(&actor);
         diesel::update(reports::table.find(report.id))
             .set((
                 reports::content.eq(Some(json)),
@@ -1003,10 +1008,7 @@ pub fn send(conn: &mut DbConn, actor: Actor, code: &str, mail: &MailSettings) ->
             }
         }
         let now = db::now();
-        let by = match actor {
-            Actor::User(id) => Some(id),
-            _ => None,
-        };
+        let by = person(&actor);
         diesel::update(reports::table.find(report.id))
             .set((
                 reports::sent_at.eq(Some(report.sent_at.unwrap_or(now))),
