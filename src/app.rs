@@ -20,7 +20,7 @@ use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
-    accounts, admin, audit, disbursements, dues, feedback, funding, health, home, ledger, members, metrics, openapi,
+    accounts, admin, audit, community, disbursements, dues, feedback, funding, health, home, ledger, members, metrics, openapi,
     reports, surveys, transparency, treasury,
 };
 
@@ -45,6 +45,7 @@ pub fn router() -> Router {
     disbursements::routes(&mut r);
     treasury::routes(&mut r);
     metrics::routes(&mut r);
+    community::routes(&mut r);
     surveys::routes(&mut r);
     feedback::routes(&mut r);
     reports::routes(&mut r);

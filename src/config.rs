@@ -270,6 +270,21 @@ pub struct Config {
     pub pool_timeout: Duration,
     /// A session ends after this long without a request.
     pub session_idle: Duration,
+    /// The GitHub REST API the community-health collector reads (GitHub Enterprise: its `/api/v3`).
+    pub github_api_url: String,
+    /// The token it reads with; unset, only public data and a low rate limit.
+    pub github_token: Option<Secret>,
+}
+
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+
+/// An http(s) API base URL without a trailing slash.
+pub fn check_api_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/').to_string();
+    match url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url),
+        _ => Err(format!("'{url}' is not an http:// or https:// address")),
+    }
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -358,6 +373,10 @@ impl Config {
         let session_idle =
             Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
 
+        let github_api_url = check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
+            .map_err(|m| ConfigError::new("STEWARD_GITHUB_API_URL", m))?;
+        let github_token = get("STEWARD_GITHUB_TOKEN").map(|t| Secret::new(t.trim()));
+
         Ok(Self {
             database_url,
             bind,
@@ -371,6 +390,8 @@ impl Config {
             pool_size,
             pool_timeout,
             session_idle,
+            github_api_url,
+            github_token,
         })
     }
 

@@ -55,6 +55,16 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Community health: read the tracked repositories from GitHub.
+    Collect {
+        #[command(subcommand)]
+        command: CollectCommand,
+    },
+    /// Community health: import repository data collected elsewhere.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Measure how fast parts of Steward run on this machine (not a test: prints figures).
     Bench {
         #[command(subcommand)]
@@ -80,6 +90,46 @@ enum ReportCommand {
     Send {
         #[arg(long)]
         period: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CollectCommand {
+    /// Read pull requests, issues, comments, releases and advisories of every included repository, then
+    /// write the linked metrics' observations. Resumes an interrupted run; otherwise fetches what changed
+    /// since the last one.
+    Github {
+        /// The API's base URL (default STEWARD_GITHUB_API_URL, else https://api.github.com).
+        #[arg(long)]
+        api_url: Option<String>,
+        /// A token to read with (default STEWARD_GITHUB_TOKEN; the environment keeps it out of `ps`).
+        #[arg(long)]
+        token: Option<String>,
+        /// The longest wait for GitHub's rate limit to reset, in seconds; a later reset stops the run.
+        #[arg(long, default_value_t = 900)]
+        max_wait: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import JSON saved by `gh api --paginate` (pull requests, issues, comments, releases, advisories) for
+    /// one tracked repository: all files or none.
+    Github {
+        /// The tracked repository, owner/name.
+        #[arg(long)]
+        repo: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Import a coverage report (Cobertura XML or LCOV) of a repository on a date.
+    Coverage {
+        #[arg(long)]
+        repo: String,
+        /// The day the report was measured, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        file: PathBuf,
     },
 }
 
@@ -127,6 +177,8 @@ enum CliError {
     Startup(#[from] StartupError),
     #[error(transparent)]
     Bench(#[from] BenchError),
+    #[error("{0}")]
+    Community(String),
 }
 
 impl From<steward::config::ConfigError> for CliError {
@@ -186,6 +238,8 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Mail { command: MailCommand::Deliver } => Ok(deliver_mail()?),
         Command::Jobs { command: JobsCommand::Run } => Ok(run_jobs()?),
         Command::Report { command } => Ok(run_report(command)?),
+        Command::Collect { command } => run_collect(command),
+        Command::Import { command } => run_import(command),
         Command::Bench { command: BenchCommand::Mail { messages, database_url, concurrency, batch_size } } => {
             // Quiet unless asked: a log line per message would be part of what is measured.
             if std::env::var_os("RUST_LOG").is_some() {
@@ -270,6 +324,82 @@ fn run_report(command: ReportCommand) -> Result<(), StartupError> {
             );
         }
     }
+    Ok(())
+}
+
+fn run_collect(command: CollectCommand) -> Result<(), CliError> {
+    use steward::community::collector::{self, GithubClient};
+    let CollectCommand::Github { api_url, token, max_wait } = command;
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let base = match api_url {
+        Some(url) => steward::config::check_api_url(&url).map_err(|m| CliError::Community(format!("--api-url: {m}")))?,
+        None => config.github_api_url.clone(),
+    };
+    let token = token.map(steward::config::Secret::new).or(config.github_token.clone());
+    let db = app::connect(&config)?;
+    app::migrate(&db)?;
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let mut client = GithubClient::new(&base, token);
+    client.max_wait = std::time::Duration::from_secs(max_wait);
+    let mut show = |p: &collector::Progress<'_>| {
+        eprint!(
+            "\r[{}/{}] {} {:<10} {} items so far\x1b[K",
+            p.repository_index, p.repositories, p.repository, p.endpoint, p.items
+        );
+    };
+    let done = collector::collect(&mut conn, &client, steward::audit::Actor::Cli, steward::db::now().date(), &mut show);
+    eprintln!();
+    let (run, resumed) = done.map_err(|e| CliError::Community(format!("{e} (the run keeps what it stored; run again to resume)")))?;
+    println!(
+        "run {}{}: {} items stored, {} skipped, {} observations written",
+        run.id,
+        if resumed { " (resumed)" } else { "" },
+        run.items,
+        steward::community::service::run_skipped(&run).len(),
+        run.observations
+    );
+    Ok(())
+}
+
+fn run_import(command: ImportCommand) -> Result<(), CliError> {
+    use steward::community::service;
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|e| CliError::Community(format!("cannot read {}: {e}", path.display())))
+    };
+    let db = app::connect(&config)?;
+    app::migrate(&db)?;
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let actor = steward::audit::Actor::Cli;
+    let done = match command {
+        ImportCommand::Github { repo, files } => {
+            let mut loaded = Vec::new();
+            for path in &files {
+                loaded.push((path.display().to_string(), read(path)?));
+            }
+            service::import_github(&mut conn, actor, &repo, &loaded)
+        }
+        ImportCommand::Coverage { repo, date, file } => {
+            let data = read(&file)?;
+            service::import_coverage(&mut conn, actor, &repo, &date, &file.display().to_string(), &data)
+        }
+    };
+    let run = done.map_err(|e| match e {
+        steward::domain::ServiceError::Validation(errors) => CliError::Community(format!(
+            "nothing imported: {}",
+            errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ")
+        )),
+        other => CliError::Community(other.to_string()),
+    })?;
+    println!(
+        "run {}: {} items imported, {} skipped, {} observations written",
+        run.id,
+        run.items,
+        service::run_skipped(&run).len(),
+        run.observations
+    );
     Ok(())
 }
 

@@ -58,6 +58,7 @@ fn nav_for(identity: Option<&Identity>, path: &str, transparency: bool) -> Vec<N
     links.push(("Initiatives", "/initiatives", true));
     links.push(("Metrics", "/metrics", identity.is_some()));
     links.push(("Reports", "/reports", identity.is_some()));
+    links.push(("Community health", "/community", has(&[Role::Council, Role::Treasurer, Role::Admin])));
     links.push(("Surveys", "/surveys", has(&[Role::Council])));
     links.push(("Surveys to answer", "/my-surveys", has(&[Role::MemberRep]) && !has(&[Role::Council])));
     links.push(("Feedback", "/feedback", has(&[Role::MemberRep]) && !has(&[Role::Council])));

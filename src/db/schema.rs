@@ -583,6 +583,94 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    repositories (id) {
+        id -> BigInt,
+        owner -> Text,
+        name -> Text,
+        subproject -> Text,
+        priority_id -> Nullable<BigInt>,
+        included -> Bool,
+        exclusion_reason -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    repository_maintainers (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        login -> Text,
+        since -> Date,
+        until -> Nullable<Date>,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collector_runs (id) {
+        id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        since -> Nullable<Timestamp>,
+        cursor -> Text,
+        items -> Integer,
+        skipped -> Text,
+        observations -> Integer,
+        error -> Text,
+        started_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    community_items (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        kind -> Text,
+        github_id -> BigInt,
+        number -> Nullable<BigInt>,
+        author -> Text,
+        occurred_at -> Timestamp,
+        merged_at -> Nullable<Timestamp>,
+        title -> Text,
+        detail -> Text,
+        url -> Text,
+        run_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    coverage_reports (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        measured_on -> Date,
+        lines_covered -> BigInt,
+        lines_valid -> BigInt,
+        format -> Text,
+        filename -> Text,
+        run_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    community_metric_links (metric_id) {
+        metric_id -> BigInt,
+        series -> Text,
+        scope -> Text,
+        period -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(repositories -> funding_priorities (priority_id));
+diesel::joinable!(repository_maintainers -> repositories (repository_id));
+diesel::joinable!(community_items -> repositories (repository_id));
+diesel::joinable!(coverage_reports -> repositories (repository_id));
+diesel::joinable!(community_metric_links -> metrics (metric_id));
 diesel::joinable!(allocations -> budget_lines (budget_line_id));
 diesel::joinable!(allocations -> budgets (budget_id));
 diesel::joinable!(allocations -> initiatives (initiative_id));
@@ -627,6 +715,12 @@ diesel::joinable!(report_members -> reports (report_id));
 diesel::joinable!(report_members -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    collector_runs,
+    community_items,
+    community_metric_links,
+    coverage_reports,
+    repositories,
+    repository_maintainers,
     allocations,
     api_tokens,
     audit_events,

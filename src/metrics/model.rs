@@ -68,7 +68,8 @@ pub struct Observation {
     pub metric_id: i64,
     pub observed_on: NaiveDate,
     pub value_milli: i64,
-    /// `manual` (a form), `api`, `import` (a CSV file) or `survey`.
+    /// `manual` (a form), `api`, `import` (a CSV file), `survey` or `collector` (community health; the label
+    /// names the run).
     pub source: String,
     /// Which file or survey it came from.
     pub source_label: String,

@@ -728,6 +728,7 @@ pub fn correct_observation(
             "api" => "api",
             "import" => "import",
             "survey" => "survey",
+            "collector" => "collector",
             _ => "manual",
         };
         let from = Provenance { source, label: old.source_label.clone(), actor: Some(actor) };
