@@ -454,7 +454,7 @@ mod tests {
         pr3.merged_at = Some(at("2026-02-11 00:00"));
         let mut excluded = item(9, 2, "pull_request", 1, "zed", "2026-01-05 10:00");
         excluded.merged_at = Some(at("2026-01-06 10:00"));
-        let mut rel = |id, tag: &str, when: &str, detail: &str| {
+        let rel = |id, tag: &str, when: &str, detail: &str| {
             let mut r = item(id, 1, "release", 0, "max", when);
             r.title = tag.into();
             r.detail = detail.into();

@@ -25,6 +25,8 @@ const EDITORS: May = Only(&[Role::Treasurer, Role::MemberRep]);
 const FUNDING: May = Only(&[Role::Treasurer, Role::Council]);
 const RULE_SETTERS: May = Only(&[Role::Council, Role::Admin]);
 const COUNCIL: May = Only(&[Role::Council]);
+/// Community health: the council manages it; the treasurer and admins read it.
+const COMMUNITY: May = Only(&[Role::Council, Role::Treasurer, Role::Admin]);
 
 const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/healthz", Anyone),
@@ -251,6 +253,25 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/api/v1/reports/schedule", RULE_SETTERS),
     ("PUT", "/api/v1/reports/schedule", ADMIN),
     ("GET", "/api/v1/reports/{period}", SignedIn),
+    ("GET", "/community", COMMUNITY),
+    ("GET", "/community/values", COMMUNITY),
+    ("GET", "/community/repositories", COMMUNITY),
+    ("POST", "/community/repositories", COUNCIL),
+    ("GET", "/community/repositories/{id}", COMMUNITY),
+    ("POST", "/community/repositories/{id}", COUNCIL),
+    ("POST", "/community/repositories/{id}/maintainers", COUNCIL),
+    ("POST", "/community/maintainers/{id}/remove", COUNCIL),
+    ("GET", "/community/import", COUNCIL),
+    ("POST", "/community/import/github", COUNCIL),
+    ("POST", "/community/import/coverage", COUNCIL),
+    ("GET", "/community/metrics", COMMUNITY),
+    ("POST", "/community/metrics", COUNCIL),
+    ("POST", "/community/metrics/{id}/unlink", COUNCIL),
+    ("GET", "/community/runs", COMMUNITY),
+    ("GET", "/api/v1/community/repositories", COMMUNITY),
+    ("POST", "/api/v1/community/repositories", COUNCIL),
+    ("GET", "/api/v1/community/runs", COMMUNITY),
+    ("GET", "/api/v1/community/series", COMMUNITY),
     ("GET", "/transparency", Anyone),
     ("GET", "/transparency/feed.atom", Anyone),
     ("GET", "/transparency/reports/{period}", Anyone),

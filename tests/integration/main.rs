@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod admin;
 mod cli;
+mod community;
 mod db;
 mod dues;
 mod funding;
