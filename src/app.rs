@@ -20,8 +20,8 @@ use crate::telemetry::RequestSpan;
 use crate::web::error::{bad_request_from, render_errors};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
-    accounts, admin, audit, community, disbursements, dues, feedback, funding, health, home, ledger, members, metrics, openapi,
-    reports, surveys, transparency, treasury,
+    accounts, admin, audit, community, disbursements, dues, feedback, funding, health, home, ledger, members, metrics,
+    openapi, reports, surveys, transparency, treasury,
 };
 
 /// Every route of the application, each with the access it declares.

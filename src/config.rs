@@ -373,8 +373,9 @@ impl Config {
         let session_idle =
             Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
 
-        let github_api_url = check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
-            .map_err(|m| ConfigError::new("STEWARD_GITHUB_API_URL", m))?;
+        let github_api_url =
+            check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
+                .map_err(|m| ConfigError::new("STEWARD_GITHUB_API_URL", m))?;
         let github_token = get("STEWARD_GITHUB_TOKEN").map(|t| Secret::new(t.trim()));
 
         Ok(Self {

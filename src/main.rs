@@ -333,7 +333,9 @@ fn run_collect(command: CollectCommand) -> Result<(), CliError> {
     let config = Config::from_env()?;
     telemetry::init(config.log_format);
     let base = match api_url {
-        Some(url) => steward::config::check_api_url(&url).map_err(|m| CliError::Community(format!("--api-url: {m}")))?,
+        Some(url) => {
+            steward::config::check_api_url(&url).map_err(|m| CliError::Community(format!("--api-url: {m}")))?
+        }
         None => config.github_api_url.clone(),
     };
     let token = token.map(steward::config::Secret::new).or(config.github_token.clone());
@@ -350,7 +352,8 @@ fn run_collect(command: CollectCommand) -> Result<(), CliError> {
     };
     let done = collector::collect(&mut conn, &client, steward::audit::Actor::Cli, steward::db::now().date(), &mut show);
     eprintln!();
-    let (run, resumed) = done.map_err(|e| CliError::Community(format!("{e} (the run keeps what it stored; run again to resume)")))?;
+    let (run, resumed) =
+        done.map_err(|e| CliError::Community(format!("{e} (the run keeps what it stored; run again to resume)")))?;
     println!(
         "run {}{}: {} items stored, {} skipped, {} observations written",
         run.id,

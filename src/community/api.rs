@@ -78,7 +78,11 @@ pub struct SeriesQuery {
 /// computed from, and the data quality.
 #[utoipa::path(get, path = "/api/v1/community/series", tag = "community", params(SeriesQuery),
     security(("bearer" = [])), responses((status = 200, body = SeriesTable), (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn series(_user: ApiUser, db: web::Data<Db>, query: web::Query<SeriesQuery>) -> Result<HttpResponse, AppError> {
+pub async fn series(
+    _user: ApiUser,
+    db: web::Data<Db>,
+    query: web::Query<SeriesQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let (scope, period) = (q.scope.unwrap_or_default(), q.period.unwrap_or_default());
     let table = db

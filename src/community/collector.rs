@@ -52,7 +52,12 @@ pub fn next_link(header: &str) -> Option<String> {
 }
 
 /// How long to wait before trying again after a 403 or 429, if it is a rate limit at all.
-pub fn rate_limit_wait(remaining: Option<&str>, reset: Option<&str>, retry_after: Option<&str>, now: i64) -> Option<Duration> {
+pub fn rate_limit_wait(
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    retry_after: Option<&str>,
+    now: i64,
+) -> Option<Duration> {
     if let Some(s) = retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
         return Some(Duration::from_secs(s));
     }
@@ -247,7 +252,9 @@ fn collect_run(
                     Err(FetchError::Status(code, m)) => {
                         return Err(CollectError::Github(format!("{full_name} {endpoint}: GitHub answered {code} {m}")))
                     }
-                    Err(FetchError::Other(m)) => return Err(CollectError::Github(format!("{full_name} {endpoint}: {m}"))),
+                    Err(FetchError::Other(m)) => {
+                        return Err(CollectError::Github(format!("{full_name} {endpoint}: {m}")))
+                    }
                 };
                 let parsed = import::parse_github_json(&page.body)
                     .map_err(|e| CollectError::Github(format!("{full_name} {endpoint}: the answer {e}")))?;

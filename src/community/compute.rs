@@ -316,20 +316,18 @@ fn compute_one(data: &Data, series: &str, repos: &BTreeSet<i64>, p: &Period) -> 
             let items: Vec<&Item> =
                 data.in_scope(repos, "pull_request").filter(|i| i.merged_at.is_some_and(within)).collect();
             // Whether the author was a maintainer when they opened it.
-            let outside = items
-                .iter()
-                .filter(|i| !data.is_maintainer(i.repository_id, &i.author, i.occurred_at.date()))
-                .count() as i64;
+            let outside =
+                items.iter().filter(|i| !data.is_maintainer(i.repository_id, &i.author, i.occurred_at.date())).count()
+                    as i64;
             let total = items.len() as i64;
             let basis = format!("{outside} of {total} merged pull requests by non-maintainers");
             value(p, percent_milli(outside, total), basis, ids(&items))
         }
         "non_maintainer_comment_share" => {
             let items: Vec<&Item> = data.in_scope(repos, "comment").filter(|i| within(i.occurred_at)).collect();
-            let outside = items
-                .iter()
-                .filter(|i| !data.is_maintainer(i.repository_id, &i.author, i.occurred_at.date()))
-                .count() as i64;
+            let outside =
+                items.iter().filter(|i| !data.is_maintainer(i.repository_id, &i.author, i.occurred_at.date())).count()
+                    as i64;
             let total = items.len() as i64;
             let basis = format!("{outside} of {total} comments by non-maintainers");
             value(p, percent_milli(outside, total), basis, ids(&items))

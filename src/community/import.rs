@@ -201,7 +201,14 @@ fn parse_object(o: &Value, place: &str, out: &mut Parsed) -> Result<(), String> 
             item.title = name;
             let draft = o.get("draft").and_then(Value::as_bool).unwrap_or(false);
             let pre = o.get("prerelease").and_then(Value::as_bool).unwrap_or(false);
-            item.detail = if draft { "draft" } else if pre { "prerelease" } else { "" }.into();
+            item.detail = if draft {
+                "draft"
+            } else if pre {
+                "prerelease"
+            } else {
+                ""
+            }
+            .into();
         }
         Kind::Advisory => {
             item.title = name;
@@ -312,7 +319,8 @@ pub fn parse_lcov(text: &str) -> Result<LineCoverage, String> {
         if line.is_empty() {
             continue;
         }
-        let number = |raw: &str| raw.trim().parse::<i64>().map_err(|_| format!("line {n}: '{line}' has no whole number"));
+        let number =
+            |raw: &str| raw.trim().parse::<i64>().map_err(|_| format!("line {n}: '{line}' has no whole number"));
         if let Some(_path) = line.strip_prefix("SF:") {
             if in_record {
                 return Err(format!("line {n}: a new file starts before end_of_record"));
@@ -400,7 +408,10 @@ mod tests {
     #[test]
     fn cobertura_and_lcov_are_read() {
         let xml = r#"<?xml version="1.0"?><coverage line-rate="0.8" lines-covered="800" lines-valid="1000" version="1"><packages/></coverage>"#;
-        assert_eq!(parse_coverage(xml.as_bytes()).unwrap(), LineCoverage { covered: 800, valid: 1000, format: "cobertura" });
+        assert_eq!(
+            parse_coverage(xml.as_bytes()).unwrap(),
+            LineCoverage { covered: 800, valid: 1000, format: "cobertura" }
+        );
         let lcov = "TN:\nSF:src/a.rs\nDA:1,1\nDA:2,0\nLF:2\nLH:1\nend_of_record\nSF:src/b.rs\nDA:1,3\nDA:2,1\nDA:3,0\nend_of_record\n";
         assert_eq!(parse_coverage(lcov.as_bytes()).unwrap(), LineCoverage { covered: 3, valid: 5, format: "lcov" });
     }
@@ -409,7 +420,9 @@ mod tests {
     fn bad_coverage_files_are_refused_with_a_reason() {
         assert!(parse_coverage(b"<coverage lines-valid=\"10\"></coverage>").unwrap_err().contains("lines-covered"));
         assert!(parse_coverage(b"<coverage lines-covered=\"11\" lines-valid=\"10\"></coverage>").is_err());
-        assert!(parse_coverage(b"<coverage lines-covered=\"1\" lines-valid=\"10\">").unwrap_err().contains("cut short"));
+        assert!(parse_coverage(b"<coverage lines-covered=\"1\" lines-valid=\"10\">")
+            .unwrap_err()
+            .contains("cut short"));
         assert!(parse_coverage(b"<html></html>").unwrap_err().contains("Cobertura"));
         assert!(parse_coverage(b"SF:a\nDA:1,1\n").unwrap_err().contains("end_of_record"));
         assert!(parse_coverage(b"hello world").unwrap_err().contains("not LCOV"));

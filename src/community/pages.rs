@@ -58,7 +58,11 @@ pub struct ViewQuery {
     period: Option<String>,
 }
 
-pub async fn dashboard(ctx: PageContext, db: web::Data<Db>, query: web::Query<ViewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn dashboard(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    query: web::Query<ViewQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let (scope, period) = (q.scope.unwrap_or_default(), q.period.unwrap_or_default());
     let (table, repos) = db
@@ -75,7 +79,8 @@ pub async fn dashboard(ctx: PageContext, db: web::Data<Db>, query: web::Query<Vi
         repos.iter().filter(|r| r.included && !r.subproject.is_empty()).map(|r| r.subproject.as_str()).collect();
     subprojects.dedup();
     scopes.extend(subprojects.iter().map(|s| (format!("subproject:{s}"), format!("Subproject {s}"))));
-    scopes.extend(repos.iter().filter(|r| r.included).map(|r| (format!("repository:{}", r.full_name()), r.full_name())));
+    scopes
+        .extend(repos.iter().filter(|r| r.included).map(|r| (format!("repository:{}", r.full_name()), r.full_name())));
     render(&DashboardPage { layout: ctx.layout("Community health"), table, scopes, can_manage: is_council(&ctx) })
 }
 
@@ -97,7 +102,11 @@ pub struct ValueQuery {
     period: String,
 }
 
-pub async fn value(ctx: PageContext, db: web::Data<Db>, query: web::Query<ValueQuery>) -> Result<HttpResponse, AppError> {
+pub async fn value(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    query: web::Query<ValueQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let scope_raw = q.scope.unwrap_or_default();
     let (series, period) = (q.series.clone(), q.period.clone());
@@ -140,8 +149,9 @@ async fn repositories_page(
     form: FormFields,
     errors: FormErrors,
 ) -> Result<RepositoriesPage, AppError> {
-    let (repositories, priorities) =
-        db.run(|conn| Ok::<_, crate::domain::ServiceError>((service::list_repositories(conn)?, priorities(conn)?))).await?;
+    let (repositories, priorities) = db
+        .run(|conn| Ok::<_, crate::domain::ServiceError>((service::list_repositories(conn)?, priorities(conn)?)))
+        .await?;
     Ok(RepositoriesPage {
         layout: ctx.layout("Tracked repositories").crumb("Community health", "/community"),
         repositories,
@@ -282,7 +292,10 @@ pub async fn save_repository(
         )),
         Err(e) => {
             let errors = form_errors(e)?;
-            render_status(&repository_page(&ctx, &db, id, Some((form, errors)), None).await?, StatusCode::UNPROCESSABLE_ENTITY)
+            render_status(
+                &repository_page(&ctx, &db, id, Some((form, errors)), None).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     }
 }
@@ -310,7 +323,10 @@ pub async fn add_maintainer(
         )),
         Err(e) => {
             let errors = form_errors(e)?;
-            render_status(&repository_page(&ctx, &db, id, None, Some((form, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY)
+            render_status(
+                &repository_page(&ctx, &db, id, None, Some((form, errors))).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     }
 }
@@ -323,7 +339,12 @@ pub async fn remove_maintainer(
 ) -> Result<HttpResponse, AppError> {
     let (id, actor) = (id.into_inner(), actor(&ctx)?);
     let repo = db.run(move |conn| service::remove_maintainer(conn, actor, id)).await?;
-    Ok(redirect(&format!("/community/repositories/{repo}"), "success", "The maintainer entry is removed.", config.is_https()))
+    Ok(redirect(
+        &format!("/community/repositories/{repo}"),
+        "success",
+        "The maintainer entry is removed.",
+        config.is_https(),
+    ))
 }
 
 // --------------------------------------------------------------------------------------------------- imports
@@ -339,7 +360,13 @@ struct ImportPage {
     which: String,
 }
 
-async fn import_page(ctx: &PageContext, db: &Db, form: FormFields, errors: FormErrors, which: &str) -> Result<ImportPage, AppError> {
+async fn import_page(
+    ctx: &PageContext,
+    db: &Db,
+    form: FormFields,
+    errors: FormErrors,
+    which: &str,
+) -> Result<ImportPage, AppError> {
     let repositories = db.run(service::list_repositories).await?.iter().map(Repository::full_name).collect();
     Ok(ImportPage {
         layout: ctx.layout("Import repository data").crumb("Community health", "/community"),

@@ -13,8 +13,8 @@ use super::import::{self, Parsed, Skipped};
 use super::model::{CollectorRun, CommunityItem, CoverageReport, Maintainer, MetricLink, Repository};
 use crate::audit::{self, Actor, Event};
 use crate::db::schema::{
-    collector_runs, community_items, community_metric_links, coverage_reports, funding_priorities,
-    metric_observations, metrics, repositories, repository_maintainers,
+    collector_runs, community_items, community_metric_links, coverage_reports, funding_priorities, metric_observations,
+    metrics, repositories, repository_maintainers,
 };
 use crate::db::{self, DbConn};
 use crate::domain::{self, FieldError, ServiceError};
@@ -56,9 +56,8 @@ fn check_repository(
     id: Option<i64>,
 ) -> Result<CheckedRepository, ServiceError> {
     let mut errors = Vec::new();
-    let (owner, name) = split_full_name(&input.full_name)
-        .map_err(|e| errors.push(FieldError::new("full_name", e)))
-        .unwrap_or_default();
+    let (owner, name) =
+        split_full_name(&input.full_name).map_err(|e| errors.push(FieldError::new("full_name", e))).unwrap_or_default();
     if !owner.is_empty() {
         let mut q = repositories::table
             .filter(repositories::owner.eq(&owner))
@@ -123,7 +122,9 @@ pub fn find_by_full_name(conn: &mut DbConn, full_name: &str) -> Result<Repositor
         .select(Repository::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ServiceError::invalid("repo", format!("{owner}/{name} is not a tracked repository; add it first.")))
+        .ok_or_else(|| {
+            ServiceError::invalid("repo", format!("{owner}/{name} is not a tracked repository; add it first."))
+        })
 }
 
 pub fn create_repository(conn: &mut DbConn, actor: Actor, input: &RepositoryInput) -> Result<Repository, ServiceError> {
@@ -216,7 +217,8 @@ pub fn add_maintainer(
         errors.push(FieldError::new("login", "Enter a GitHub login (letters, digits and hyphens)."));
     }
     let since = domain::parse_date(&input.since, "since", &mut errors);
-    let until = if input.until.trim().is_empty() { None } else { domain::parse_date(&input.until, "until", &mut errors) };
+    let until =
+        if input.until.trim().is_empty() { None } else { domain::parse_date(&input.until, "until", &mut errors) };
     if let (Some(s), Some(u)) = (since, until) {
         if u < s {
             errors.push(FieldError::new("until", "The end cannot be before the start."));
@@ -292,7 +294,12 @@ pub fn find_run(conn: &mut DbConn, id: i64) -> Result<CollectorRun, ServiceError
         .ok_or(ServiceError::NotFound("collector run"))
 }
 
-fn new_run(conn: &mut DbConn, kind: &str, since: Option<chrono::NaiveDateTime>, by: Option<i64>) -> Result<CollectorRun, ServiceError> {
+fn new_run(
+    conn: &mut DbConn,
+    kind: &str,
+    since: Option<chrono::NaiveDateTime>,
+    by: Option<i64>,
+) -> Result<CollectorRun, ServiceError> {
     Ok(crate::on_backend!(conn, |x| diesel::insert_into(collector_runs::table)
         .values((
             collector_runs::kind.eq(kind),
@@ -366,7 +373,10 @@ pub fn store_page(
         cursor.insert(key.to_string(), Json::String(next.unwrap_or("done").to_string()));
         let mut skipped = skipped_of(&run);
         skipped.extend(
-            parsed.skipped.iter().map(|s| json!({ "repository": repo.full_name(), "item": s.item, "reason": s.reason })),
+            parsed
+                .skipped
+                .iter()
+                .map(|s| json!({ "repository": repo.full_name(), "item": s.item, "reason": s.reason })),
         );
         diesel::update(collector_runs::table.find(run_id))
             .set((
@@ -598,7 +608,8 @@ pub fn import_coverage(
     if on.is_some_and(|d| d > db::now().date()) {
         errors.push(FieldError::new("date", "The report cannot be from the future."));
     }
-    let coverage = import::parse_coverage(data).map_err(|e| errors.push(FieldError::new("file", format!("{filename} {e}")))).ok();
+    let coverage =
+        import::parse_coverage(data).map_err(|e| errors.push(FieldError::new("file", format!("{filename} {e}")))).ok();
     let (Some(repository), Some(on), Some(coverage)) = (repository, on, coverage) else {
         return Err(ServiceError::Validation(errors));
     };
@@ -767,7 +778,9 @@ pub fn series_table(conn: &mut DbConn, scope: &Scope, quarterly: bool) -> Result
     for run in collector_runs::table.select(CollectorRun::as_select()).order(collector_runs::id).load(conn)? {
         for s in skipped_of(&run) {
             if let Ok(s) = serde_json::from_value::<SkippedItem>(s) {
-                if names.contains(&s.repository) && !skipped.iter().any(|k: &SkippedItem| k.item == s.item && k.repository == s.repository) {
+                if names.contains(&s.repository)
+                    && !skipped.iter().any(|k: &SkippedItem| k.item == s.item && k.repository == s.repository)
+                {
                     skipped.push(s);
                 }
             }
@@ -861,7 +874,10 @@ pub fn value_sources(
 // ------------------------------------------------------------------------------------------------ metric links
 
 pub fn links(conn: &mut DbConn) -> Result<Vec<MetricLink>, ServiceError> {
-    Ok(community_metric_links::table.order(community_metric_links::metric_id).select(MetricLink::as_select()).load(conn)?)
+    Ok(community_metric_links::table
+        .order(community_metric_links::metric_id)
+        .select(MetricLink::as_select())
+        .load(conn)?)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -916,10 +932,7 @@ pub fn link_metric(conn: &mut DbConn, actor: Actor, input: &LinkInput) -> Result
                 "series": input.series.trim(), "scope": scope.code(), "period": input.period.trim()
             })),
         )?;
-        Ok(community_metric_links::table
-            .find(metric_id)
-            .select(MetricLink::as_select())
-            .first(conn)?)
+        Ok(community_metric_links::table.find(metric_id).select(MetricLink::as_select()).first(conn)?)
     })
 }
 

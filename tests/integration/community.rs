@@ -94,7 +94,11 @@ impl FakeGithub {
                     s.log.push(target.clone());
                     s.bearer.push(auth.clone());
                     if auth != "Bearer good-token" {
-                        Answer { status: 401, headers: Vec::new(), body: json!({ "message": "Bad credentials" }).to_string() }
+                        Answer {
+                            status: 401,
+                            headers: Vec::new(),
+                            body: json!({ "message": "Bad credentials" }).to_string(),
+                        }
                     } else {
                         // Incremental runs add `since`; the recorded answers are the same.
                         let key = match target.find("&since=") {
@@ -104,7 +108,11 @@ impl FakeGithub {
                         match s.routes.get_mut(&key) {
                             Some(list) if list.len() > 1 => list.remove(0),
                             Some(list) => list[0].clone(),
-                            None => Answer { status: 404, headers: Vec::new(), body: json!({ "message": "Not Found" }).to_string() },
+                            None => Answer {
+                                status: 404,
+                                headers: Vec::new(),
+                                body: json!({ "message": "Not Found" }).to_string(),
+                            },
                         }
                     }
                 };
@@ -239,9 +247,14 @@ async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option
 async fn setup(app: &TestApp) -> (TestUser, String, i64) {
     let council = app.create_user("council@example.org", &[Role::Council], None).await;
     let token = app.api_token_for(council.id).await;
-    let (s, core) =
-        call(app, &token, "POST", "/api/v1/community/repositories", Some(json!({ "repository": "acme/core", "subproject": "core" })))
-            .await;
+    let (s, core) = call(
+        app,
+        &token,
+        "POST",
+        "/api/v1/community/repositories",
+        Some(json!({ "repository": "acme/core", "subproject": "core" })),
+    )
+    .await;
     assert_eq!(s, 201, "{core}");
     let (s, _) = call(
         app,
@@ -284,7 +297,10 @@ async fn setup(app: &TestApp) -> (TestUser, String, i64) {
     (council, token, metric_id)
 }
 
-async fn collect(app: &TestApp, client: GithubClient) -> Result<(steward::community::model::CollectorRun, bool), String> {
+async fn collect(
+    app: &TestApp,
+    client: GithubClient,
+) -> Result<(steward::community::model::CollectorRun, bool), String> {
     app.with_conn(move |conn| {
         collector::collect(conn, &client, Actor::Cli, steward::db::now().date(), &mut |_| {}).map_err(|e| e.to_string())
     })
