@@ -599,3 +599,60 @@ backend_tests! {
         assert!(!page.contains("Import files"));
     }
 }
+
+/// Runs `steward ARGS` against the test app's database, with quiet logs.
+fn steward(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::support::steward_bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .env("DATABASE_URL", app.test_db.url_string())
+        .output()
+        .expect("run steward")
+}
+
+backend_tests! {
+    async fn the_commands_collect_and_import_and_say_what_went_wrong_in_one_line(backend) {
+        let app = TestApp::spawn(backend).await;
+        setup(&app).await;
+        let github = FakeGithub::start();
+        serve_core(&github);
+        let dir = tempfile::tempdir().unwrap();
+        let (base, bad, good) = (github.base.clone(), dir.path().join("bad.info"), dir.path().join("core.info"));
+        std::fs::write(&bad, "not coverage at all").unwrap();
+        std::fs::write(&good, "SF:a\nLF:10\nLH:9\nend_of_record\n").unwrap();
+        let app = std::sync::Arc::new(app);
+        let a = app.clone();
+        let (collect, wrong, bad_file, good_file) = tokio::task::spawn_blocking(move || {
+            let wrong = steward(&a, &["collect", "github", "--api-url", &base, "--token", "nope"]);
+            let collect = steward(&a, &["collect", "github", "--api-url", &base, "--token", "good-token"]);
+            let cov = |f: &std::path::Path| {
+                steward(&a, &["import", "coverage", "--repo", "acme/core", "--date", "2026-09-30", f.to_str().unwrap()])
+            };
+            (collect, wrong, cov(&bad), cov(&good))
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(!wrong.status.success());
+        assert!(stderr.contains("steward: GitHub refused the token (401 Bad credentials)"), "{stderr}");
+        assert!(collect.status.success(), "{}", String::from_utf8_lossy(&collect.stderr));
+        let out = String::from_utf8_lossy(&collect.stdout);
+        assert!(out.contains("(resumed): 14 items stored, 1 skipped, 1 observations written"), "{out}");
+        // The progress line names the repository and endpoint.
+        assert!(String::from_utf8_lossy(&collect.stderr).contains("[1/1] acme/core advisories"));
+        assert!(!bad_file.status.success());
+        let stderr = String::from_utf8_lossy(&bad_file.stderr);
+        assert!(stderr.contains("nothing imported:") && stderr.contains("is not LCOV"), "{stderr}");
+        assert!(good_file.status.success(), "{}", String::from_utf8_lossy(&good_file.stderr));
+        let table = app
+            .with_conn(|conn| serde_json::to_value(service::series_table(conn, &compute_overall(), true).unwrap()).unwrap())
+            .await;
+        assert_eq!(value_of(&table, "line_coverage", "2026-Q3"), Some(90_000));
+    }
+}
+
+fn compute_overall() -> steward::community::compute::Scope {
+    steward::community::compute::Scope::Overall
+}
