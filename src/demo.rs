@@ -121,6 +121,91 @@ pub fn seed(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
         .first(conn)?;
     crate::ledger::service::set_year_status(conn, treasurer.user_id, fy2025, "closed")?;
     seed_reports(conn, base_url)?;
+    seed_community(conn)?;
+    Ok(())
+}
+
+/// Three tracked repositories (one excluded) with maintainers, ten months of recorded activity imported as
+/// GitHub JSON, releases, an advisory and coverage reports: enough for every community series to show.
+fn seed_community(conn: &mut DbConn) -> Result<(), ServiceError> {
+    use crate::community::service::{self as community, MaintainerInput, RepositoryInput};
+    use serde_json::json;
+    let repos = [
+        ("notebook/core", "core", true, ""),
+        ("notebook/widgets", "widgets", true, ""),
+        ("notebook/website", "website", false, "documentation only"),
+    ];
+    for (name, subproject, included, reason) in repos {
+        let input = RepositoryInput {
+            full_name: name.into(),
+            subproject: subproject.into(),
+            priority_id: String::new(),
+            included,
+            exclusion_reason: reason.into(),
+        };
+        let repo = community::create_repository(conn, Actor::Cli, &input)?;
+        let maintainers: &[(&str, &str, &str)] = match subproject {
+            "core" => &[("ada", "2024-01-01", ""), ("lin", "2026-06-01", "")],
+            "widgets" => &[("sam", "2025-01-01", "2026-03-31"), ("ada", "2025-01-01", "")],
+            _ => &[],
+        };
+        for (login, since, until) in maintainers {
+            let m = MaintainerInput {
+                login: login.to_string(),
+                since: since.to_string(),
+                until: until.to_string(),
+                source: "file".into(),
+            };
+            community::add_maintainer(conn, Actor::Cli, repo.id, &m)?;
+        }
+    }
+    const PEOPLE: &[&str] = &["ada", "lin", "sam", "kofi", "mei", "ravi", "jo", "ines", "tom", "yuki"];
+    for (r, name) in ["notebook/core", "notebook/widgets", "notebook/website"].iter().enumerate() {
+        let (mut prs, mut comments, mut releases) = (Vec::new(), Vec::new(), Vec::new());
+        let base = (r as i64 + 1) * 100_000;
+        for month in 1..=10u32 {
+            // More people join as the months go by; everyone's activity is fixed by the month and index.
+            let count = 3 + (month as usize + r) % 4;
+            for i in 0..count {
+                let n = i64::from(month) * 10 + i as i64;
+                let author = PEOPLE[(i * 3 + month as usize / 3 + r) % (4 + month as usize * 6 / 10)];
+                let day = 1 + (i as u32 * 5) % 25;
+                let created = format!("2026-{month:02}-{day:02}T09:00:00Z");
+                let merged = (i % 3 != 2).then(|| format!("2026-{month:02}-{:02}T15:00:00Z", day + 2));
+                prs.push(json!({ "id": base + n, "number": n, "title": format!("Improvement {n}"),
+                    "user": { "login": author }, "created_at": created, "updated_at": created,
+                    "merged_at": merged, "head": { "ref": "topic" },
+                    "html_url": format!("https://github.com/{name}/pull/{n}") }));
+                let responder = if author == "ada" { "lin" } else { "ada" };
+                comments.push(json!({ "id": base + 50_000 + n,
+                    "issue_url": format!("https://api.github.com/repos/{name}/issues/{n}"),
+                    "user": { "login": responder },
+                    "created_at": format!("2026-{month:02}-{day:02}T{:02}:00:00Z", 10 + (i as u32 * 7) % 13) }));
+            }
+            if month % 3 == 0 {
+                releases.push(
+                    json!({ "id": base + 90_000 + i64::from(month), "tag_name": format!("v1.{}.0", month / 3),
+                    "author": { "login": "ada" }, "published_at": format!("2026-{month:02}-20T12:00:00Z"),
+                    "draft": false, "prerelease": false }),
+                );
+            }
+        }
+        releases.push(json!({ "id": base + 99_000, "tag_name": "v1.1.1", "author": { "login": "ada" },
+            "published_at": "2026-04-10T12:00:00Z", "draft": false, "prerelease": false }));
+        let advisories = json!([{ "ghsa_id": format!("GHSA-demo-{r}"), "published_at": "2026-04-02T00:00:00Z",
+            "vulnerabilities": [{ "patched_versions": "1.1.1" }] }]);
+        let files = vec![
+            ("pulls.json".to_string(), json!(prs).to_string().into_bytes()),
+            ("comments.json".to_string(), json!(comments).to_string().into_bytes()),
+            ("releases.json".to_string(), json!(releases).to_string().into_bytes()),
+            ("advisories.json".to_string(), advisories.to_string().into_bytes()),
+        ];
+        community::import_github(conn, Actor::Cli, name, &files)?;
+        for (q, covered) in [("2026-03-31", 610), ("2026-06-30", 655), ("2026-09-30", 702)] {
+            let lcov = format!("SF:src/lib.rs\nLF:1000\nLH:{}\nend_of_record\n", covered - r as i64 * 40);
+            community::import_coverage(conn, Actor::Cli, name, q, "lcov.info", lcov.as_bytes())?;
+        }
+    }
     Ok(())
 }
 

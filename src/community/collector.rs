@@ -264,6 +264,13 @@ fn collect_run(
                         !parsed.items.is_empty() && parsed.items.iter().all(|i| i.updated_at.is_some_and(|u| u < s))
                     });
                 let next = if stale { None } else { page.next };
+                // The token goes only to the API it was given for.
+                if next.as_deref().is_some_and(|n| !n.starts_with(&format!("{}/", client.base()))) {
+                    return Err(CollectError::Github(format!(
+                        "{full_name} {endpoint}: the next page is not on {}; not following it",
+                        client.base()
+                    )));
+                }
                 items += parsed.items.len();
                 service::store_page(conn, run.id, repo.id, &key, &parsed, next.as_deref())?;
                 match next {

@@ -24,6 +24,7 @@ pub fn routes(r: &mut Router) {
         .get("/community/repositories/{id}", READ, pages::repository)
         .post("/community/repositories/{id}", COUNCIL, pages::save_repository)
         .post("/community/repositories/{id}/maintainers", COUNCIL, pages::add_maintainer)
+        .post("/community/repositories/{id}/maintainers/file", COUNCIL, pages::maintainers_file)
         .post("/community/maintainers/{id}/remove", COUNCIL, pages::remove_maintainer)
         .get("/community/import", COUNCIL, pages::import_form)
         .post("/community/import/github", COUNCIL, pages::import_github)

@@ -331,6 +331,32 @@ pub async fn add_maintainer(
     }
 }
 
+pub async fn maintainers_file(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    id: web::Path<i64>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let (id, actor) = (id.into_inner(), actor(&ctx)?);
+    let (text, since) = (form.get("maintainers_file").to_string(), form.get("file_since").to_string());
+    match db.run(move |conn| service::add_maintainers_from_file(conn, actor, id, &text, &since)).await {
+        Ok(n) => Ok(redirect(
+            &format!("/community/repositories/{id}"),
+            "success",
+            &format!("{n} maintainers added from the file."),
+            config.is_https(),
+        )),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            render_status(
+                &repository_page(&ctx, &db, id, None, Some((form, errors))).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}
+
 pub async fn remove_maintainer(
     ctx: PageContext,
     db: web::Data<Db>,

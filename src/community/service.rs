@@ -255,6 +255,74 @@ pub fn add_maintainer(
     })
 }
 
+/// The GitHub logins named in a maintainers file: its `@login` mentions (CODEOWNERS, MAINTAINERS.md);
+/// comments (`#`), e-mail addresses and teams (`@org/team`) are left out.
+pub fn logins_in_file(text: &str) -> Vec<String> {
+    let is_login = |s: &str| !s.is_empty() && s.len() <= 39 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '*' | '|' | '<' | '>'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for login in words.iter().filter_map(|w| w.strip_prefix('@')).filter(|w| is_login(w)) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(login)) {
+                out.push(login.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Adds everyone a repository's maintainers file names, as maintainers from `since` (source `file`); those
+/// already listed without an end date are left as they are. Returns how many were added.
+pub fn add_maintainers_from_file(
+    conn: &mut DbConn,
+    actor: Actor,
+    repository_id: i64,
+    text: &str,
+    since: &str,
+) -> Result<usize, ServiceError> {
+    let mut errors = Vec::new();
+    let since = domain::parse_date(since, "file_since", &mut errors);
+    let logins = logins_in_file(text);
+    if logins.is_empty() {
+        errors.push(FieldError::new("maintainers_file", "No GitHub login (@login) found in the file."));
+    }
+    let Some(since) = since.filter(|_| errors.is_empty()) else {
+        return Err(ServiceError::Validation(errors));
+    };
+    db::write_transaction(conn, |conn| {
+        let repo = find_repository(conn, repository_id)?;
+        let current: Vec<String> = repository_maintainers::table
+            .filter(repository_maintainers::repository_id.eq(repository_id))
+            .filter(repository_maintainers::until.is_null())
+            .select(repository_maintainers::login)
+            .load(conn)?;
+        let mut added = Vec::new();
+        for login in logins.iter().filter(|l| !current.iter().any(|c| c.eq_ignore_ascii_case(l))) {
+            diesel::insert_into(repository_maintainers::table)
+                .values((
+                    repository_maintainers::repository_id.eq(repository_id),
+                    repository_maintainers::login.eq(login),
+                    repository_maintainers::since.eq(since),
+                    repository_maintainers::source.eq("file"),
+                    repository_maintainers::created_at.eq(db::now()),
+                ))
+                .execute(conn)?;
+            added.push(login.clone());
+        }
+        audit::record(
+            conn,
+            Event::new(actor, "community.maintainers_file_read").target("repository", repository_id).details(json!({
+                "repository": repo.full_name(), "since": since, "added": added
+            })),
+        )?;
+        Ok(added.len())
+    })
+}
+
 /// Removes a maintainer entry (a mistake); returns its repository's id.
 pub fn remove_maintainer(conn: &mut DbConn, actor: Actor, id: i64) -> Result<i64, ServiceError> {
     db::write_transaction(conn, |conn| {
@@ -963,4 +1031,20 @@ pub fn run_skipped(run: &CollectorRun) -> Vec<Skipped> {
         .filter_map(|s| serde_json::from_value::<SkippedItem>(s).ok())
         .map(|s| Skipped { item: format!("{} {}", s.repository, s.item), reason: s.reason })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintainers_files_name_logins() {
+        let codeowners = "# Owners\n* @ada @lin\n/docs/ @notebook/docs-team ada@example.org\n";
+        assert_eq!(logins_in_file(codeowners), ["ada", "lin"]);
+        let md = "Maintainers\n\n- Ada (@ada)\n- @Sam, since 2025\nkofi\n";
+        assert_eq!(logins_in_file(md), ["ada", "Sam"]);
+        assert!(logins_in_file("").is_empty());
+        assert_eq!(split_full_name("a/b").unwrap(), ("a".to_string(), "b".to_string()));
+        assert!(split_full_name("a b/c").is_err());
+    }
 }

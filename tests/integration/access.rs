@@ -260,6 +260,7 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/community/repositories/{id}", COMMUNITY),
     ("POST", "/community/repositories/{id}", COUNCIL),
     ("POST", "/community/repositories/{id}/maintainers", COUNCIL),
+    ("POST", "/community/repositories/{id}/maintainers/file", COUNCIL),
     ("POST", "/community/maintainers/{id}/remove", COUNCIL),
     ("GET", "/community/import", COUNCIL),
     ("POST", "/community/import/github", COUNCIL),

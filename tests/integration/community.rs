@@ -586,6 +586,17 @@ backend_tests! {
         assert_eq!(res.status().as_u16(), 303);
         let (_, page) = browser.get(&format!("/community/repositories/{id}")).await;
         assert!(page.contains("ann") && page.contains("2026-05-01"));
+        let file_path = format!("/community/repositories/{id}/maintainers/file");
+        let res = browser.post(&file_path, &[("maintainers_file", "# nobody"), ("file_since", "2026-01-01")]).await;
+        assert_eq!(res.status().as_u16(), 422);
+        assert!(res.text().await.unwrap().contains("No GitHub login (@login) found in the file."));
+        let file = "* @ann @bo @acme/team\n";
+        let res = browser.post(&file_path, &[("maintainers_file", file), ("file_since", "2026-01-01")]).await;
+        assert_eq!(res.status().as_u16(), 303);
+        let logins = app
+            .with_conn(move |conn| service::maintainers(conn, id).unwrap().into_iter().map(|m| (m.login, m.source)).collect::<Vec<_>>())
+            .await;
+        assert_eq!(logins, [("ann".to_string(), "team".to_string()), ("bo".to_string(), "file".to_string())]);
         let (s, page) = browser.get("/community/metrics").await;
         assert_eq!(s, 200);
         assert!(page.contains("non_maintainer_pr_share"));
