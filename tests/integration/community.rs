@@ -404,6 +404,11 @@ backend_tests! {
         serve_core(&github);
         let (again, _) = collect(&app, github.client("good-token")).await.unwrap();
         assert_eq!(again.observations, 0);
+        // Incremental: issues and comments since the last run started; pull requests (newest change first)
+        // stop at the first page older than that.
+        assert_eq!(github.served("/repos/acme/core/pulls"), 3);
+        let log = github.state.lock().unwrap().log.clone();
+        assert!(log.iter().any(|t| t.starts_with("/repos/acme/core/issues?state=all&per_page=100&since=2")), "{log:?}");
         assert_eq!(collector_observations(&app, metric_id).await.len(), 1);
         let items: i64 = app.with_conn(|conn| schema::community_items::table.count().get_result(conn).unwrap()).await;
         assert_eq!(items, 14);
