@@ -921,8 +921,13 @@ pub async fn disable_user(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (user_id, actor, meta) = (id.into_inner(), ctx.user()?.user_id, meta(&req));
+    if let Err(ServiceError::Validation(errors)) = form.confirmed("disabling the account") {
+        let message = crate::domain::messages(errors);
+        return Ok(redirect(&format!("/admin/users/{user_id}"), "error", &message, config.is_https()));
+    }
     db.run(move |conn| service::disable_user(conn, actor, user_id, &meta)).await?;
     Ok(redirect(
         &format!("/admin/users/{user_id}"),

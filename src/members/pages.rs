@@ -536,8 +536,12 @@ pub async fn delete_tier(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id) = (ctx.user()?.user_id, id.into_inner());
+    if let Err(ServiceError::Validation(errors)) = form.confirmed("deleting the tier") {
+        return Ok(redirect("/tiers", "error", &crate::domain::messages(errors), config.is_https()));
+    }
     db.run(move |conn| service::delete_tier(conn, actor, id)).await?;
     Ok(redirect("/tiers", "success", "The tier is deleted.", config.is_https()))
 }
