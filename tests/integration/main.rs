@@ -4,9 +4,9 @@
 mod support;
 
 mod access;
-mod browser;
 mod accounts;
 mod admin;
+mod browser;
 mod cli;
 mod db;
 mod dues;
