@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::funding::service::{self as funding, AllocationFilter, AllocationView};
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};

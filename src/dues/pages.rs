@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
 use crate::web::{csv_download, render, render_status, AppError, Layout};

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};

@@ -15,6 +15,7 @@ use crate::accounts::{PageContext, Role};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::web::flash::{redirect, see_other};
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{csv_download, render, render_status, AppError, Layout};

@@ -162,6 +162,7 @@ backend_tests! {
             user_id: user.id, email: user.email.clone(), display_name: "T".into(), member_id: None,
             roles: vec![Role::Treasurer], has_two_factor: false,
             via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+            time_zone: "UTC".into(),
         };
         let handles: Vec<_> = members.into_iter().map(|m| {
             let (db, identity) = (app.db.clone(), identity.clone());
