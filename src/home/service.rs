@@ -118,7 +118,7 @@ pub fn dashboard(conn: &mut DbConn, viewer: &Identity) -> Result<Dashboard, Serv
             Some(viewer),
             &InitiativeFilter { status: "proposed".into(), page: 1, ..Default::default() },
         )?;
-        let new_feedback = crate::feedback::service::list(conn, viewer, "new")?.len();
+        let new_feedback = crate::feedback::service::count(conn, viewer, "new")? as usize;
         d.council = Some(CouncilView { metrics_at_risk, surveys, proposals, new_feedback });
     }
     if viewer.has_role(Role::Admin) {
