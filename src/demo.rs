@@ -891,6 +891,7 @@ fn acting_as(conn: &mut DbConn, email: &str) -> Result<Identity, ServiceError> {
         roles: crate::accounts::session::roles_of(conn, user_id)?,
         has_two_factor: false,
         via: AuthMethod::ApiToken { token_id: 0 },
+        time_zone: "UTC".into(),
     })
 }
 

@@ -19,6 +19,7 @@ pub mod health;
 pub mod home;
 pub mod jobs;
 pub mod ledger;
+pub mod locale;
 pub mod mail;
 pub mod members;
 pub mod metrics;

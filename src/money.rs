@@ -71,19 +71,10 @@ pub fn format(minor: i64, currency: &str) -> String {
     let scale = 10u64.pow(places);
     let abs = minor.unsigned_abs();
     let whole = (abs / scale).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
+    let fraction = format!("{:0width$}", abs % scale, width = places as usize);
+    let number = crate::locale::Locale::current().number(&whole, (places > 0).then_some(fraction.as_str()));
     let sign = if minor < 0 { "-" } else { "" };
-    if places == 0 {
-        format!("{sign}{currency} {grouped}")
-    } else {
-        format!("{sign}{currency} {grouped}.{:0width$}", abs % scale, width = places as usize)
-    }
+    format!("{sign}{currency} {number}")
 }
 
 /// The amount without code or separators, as a form field shows it for editing: `1234.56`.

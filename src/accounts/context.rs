@@ -34,6 +34,9 @@ impl PageContext {
         layout.user_name = self.identity.as_ref().map(|i| i.display_name.clone());
         layout.flash = self.flash.clone();
         layout.nav = nav_for(self.identity.as_ref(), &self.path, self.site.transparency);
+        if let Some(i) = &self.identity {
+            layout.time_zone = i.time_zone.clone();
+        }
         layout
     }
 

@@ -36,6 +36,7 @@ pub fn routes(r: &mut Router) {
         .post("/invitation/{token}", Public, pages::accept_invitation)
         .get("/account", SignedIn, pages::account)
         .post("/account/password", SignedIn, pages::change_password)
+        .post("/account/time-zone", SignedIn, pages::set_time_zone)
         .post("/account/sessions/sign-out-everywhere", SignedIn, pages::sign_out_everywhere)
         .get("/account/two-factor", SignedIn, pages::two_factor)
         .post("/account/two-factor/confirm", SignedIn, pages::confirm_two_factor)

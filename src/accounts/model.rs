@@ -95,6 +95,8 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// An IANA name; pages show times in it.
+    pub time_zone: String,
 }
 
 impl User {
@@ -159,6 +161,8 @@ pub struct Identity {
     pub roles: Vec<Role>,
     pub has_two_factor: bool,
     pub via: AuthMethod,
+    /// An IANA name: pages show times in it.
+    pub time_zone: String,
 }
 
 #[derive(Clone, Debug)]

@@ -15,6 +15,7 @@ use super::totp;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::web::flash::{redirect, see_other};
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};
@@ -426,6 +427,12 @@ struct AccountPage {
     errors: FormErrors,
 }
 
+impl AccountPage {
+    fn time_zones(&self) -> impl Iterator<Item = &'static str> {
+        crate::locale::time_zones()
+    }
+}
+
 async fn account_page(ctx: &PageContext, db: &Db, errors: FormErrors) -> Result<AccountPage, AppError> {
     let identity = ctx.user()?.clone();
     let user_id = identity.user_id;
@@ -441,6 +448,19 @@ async fn account_page(ctx: &PageContext, db: &Db, errors: FormErrors) -> Result<
 
 pub async fn account(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
     render(&account_page(&ctx, &db, FormErrors::default()).await?)
+}
+
+pub async fn set_time_zone(
+    ctx: PageContext,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    form: FormFields,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, zone) = (ctx.user()?.user_id, form.get("time_zone").to_string());
+    match db.run(move |conn| service::set_time_zone(conn, user_id, &zone)).await {
+        Ok(()) => Ok(redirect("/account", "success", "Times are now shown in your time zone.", config.is_https())),
+        Err(e) => render_status(&account_page(&ctx, &db, form_errors(e)?).await?, StatusCode::UNPROCESSABLE_ENTITY),
+    }
 }
 
 #[derive(Deserialize)]
@@ -921,8 +941,13 @@ pub async fn disable_user(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (user_id, actor, meta) = (id.into_inner(), ctx.user()?.user_id, meta(&req));
+    if let Err(ServiceError::Validation(errors)) = form.confirmed("disabling the account") {
+        let message = crate::domain::messages(errors);
+        return Ok(redirect(&format!("/admin/users/{user_id}"), "error", &message, config.is_https()));
+    }
     db.run(move |conn| service::disable_user(conn, actor, user_id, &meta)).await?;
     Ok(redirect(
         &format!("/admin/users/{user_id}"),

@@ -1223,3 +1223,22 @@ pub fn recovery_codes_left(conn: &mut DbConn, user_id: i64) -> Result<i64, Servi
 
 /// The roles for which the foundation may require a second factor.
 pub const TWO_FACTOR_ROLES: &[Role] = &[Role::Treasurer, Role::Admin];
+
+/// Sets the time zone a person's pages show times in.
+pub fn set_time_zone(conn: &mut DbConn, user_id: i64, time_zone: &str) -> Result<(), ServiceError> {
+    let time_zone = time_zone.trim();
+    if !crate::locale::valid_time_zone(time_zone) {
+        return Err(ServiceError::invalid("time_zone", "Choose a time zone from the list, such as Europe/Berlin."));
+    }
+    db::write_transaction(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set((users::time_zone.eq(time_zone), users::updated_at.eq(db::now())))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            Event::new(Actor::User(user_id), "account.time_zone_changed")
+                .target("user", user_id)
+                .details(serde_json::json!({ "time_zone": time_zone })),
+        )
+    })
+}

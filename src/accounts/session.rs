@@ -134,6 +134,7 @@ fn identity_for(user: User, roles: Vec<Role>, via: AuthMethod) -> Identity {
         member_id: user.member_id,
         roles,
         via,
+        time_zone: user.time_zone,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::accounts::PageContext;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::mail;
 use crate::mail::admin::QueuePage;
 use crate::mail::outbox::OutboxStatus;
@@ -26,7 +27,14 @@ struct SettingsPage {
     foundation_name: String,
     tagline: String,
     require_two_factor: bool,
+    locale: String,
     errors: FormErrors,
+}
+
+impl SettingsPage {
+    fn locales(&self) -> Vec<(&'static str, String)> {
+        crate::locale::Locale::ALL.iter().map(|l| (l.code(), l.label())).collect()
+    }
 }
 
 pub async fn settings_form(ctx: PageContext) -> Result<HttpResponse, AppError> {
@@ -35,6 +43,7 @@ pub async fn settings_form(ctx: PageContext) -> Result<HttpResponse, AppError> {
         foundation_name: ctx.site.name.clone(),
         tagline: ctx.site.tagline.clone(),
         require_two_factor: ctx.site.require_two_factor,
+        locale: ctx.site.locale.code().to_string(),
         errors: FormErrors::default(),
     })
 }
@@ -47,6 +56,8 @@ pub struct SettingsForm {
     tagline: String,
     #[serde(default)]
     require_two_factor: Option<String>,
+    #[serde(default)]
+    locale: String,
 }
 
 pub async fn save_settings(
@@ -62,6 +73,7 @@ pub async fn save_settings(
         name: form.name.clone(),
         tagline: form.tagline.clone(),
         require_two_factor: form.require_two_factor.is_some(),
+        locale: form.locale.clone(),
     };
     let (actor, ip) = (ctx.user()?.user_id, crate::accounts::session::client_ip(&req));
     let submitted = input.clone();
@@ -76,6 +88,7 @@ pub async fn save_settings(
                 foundation_name: input.name,
                 tagline: input.tagline,
                 require_two_factor: input.require_two_factor,
+                locale: input.locale,
                 errors: FormErrors(errors),
             };
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)

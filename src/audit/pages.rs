@@ -9,6 +9,7 @@ use super::model::AuditEvent;
 use super::service::{self, EventRow, PAGE_SIZE};
 use crate::accounts::PageContext;
 use crate::db::Db;
+use crate::locale::Shown;
 use crate::web::{render, AppError, Layout};
 
 #[derive(Template)]

@@ -149,6 +149,7 @@ fn seed(conn: &mut DbConn, options: &Options, period: &Period) -> Result<(), Ser
         roles: vec![Role::Treasurer],
         has_two_factor: false,
         via: AuthMethod::ApiToken { token_id: 0 },
+        time_zone: "UTC".into(),
     };
     let tier = crate::members::service::create_tier(
         conn,

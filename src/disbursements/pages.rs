@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::funding::service::{self as funding, AllocationFilter, AllocationView};
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};
@@ -225,15 +226,31 @@ pub async fn approve(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id) = (ctx.user()?.clone(), id.into_inner());
-    let d = db.run(move |conn| service::approve(conn, &actor, id)).await?;
-    let message = if d.status == "approved" {
-        "Approved: it is ready to be paid."
-    } else {
-        "Your approval is recorded; it needs another approver."
-    };
-    Ok(redirect(&format!("/disbursements/{id}"), "success", message, config.is_https()))
+    let confirmed = form.confirmed("your approval");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::approve(conn, &actor, id)
+        })
+        .await
+    {
+        Ok(d) => {
+            let message = if d.status == "approved" {
+                "Approved: it is ready to be paid."
+            } else {
+                "Your approval is recorded; it needs another approver."
+            };
+            Ok(redirect(&format!("/disbursements/{id}"), "success", message, config.is_https()))
+        }
+        Err(ServiceError::Validation(errors)) => render_status(
+            &show_page(&ctx, &db, id, Default::default(), FormErrors(errors)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn reject(
@@ -245,7 +262,14 @@ pub async fn reject(
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, reason) = (ctx.user()?.clone(), id.into_inner(), form.get("reason").to_string());
     let r = reason.clone();
-    match db.run(move |conn| service::reject(conn, &actor, id, &r)).await {
+    let confirmed = form.confirmed("turning the request down");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::reject(conn, &actor, id, &r)
+        })
+        .await
+    {
         Ok(d) => Ok(redirect(
             &format!("/disbursements/{id}"),
             "success",
@@ -269,7 +293,14 @@ pub async fn pay(
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, paid_on) = (ctx.user()?.user_id, id.into_inner(), form.get("paid_on").to_string());
     let p = paid_on.clone();
-    match db.run(move |conn| service::pay(conn, actor, id, &p)).await {
+    let confirmed = form.confirmed("that the money has left");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::pay(conn, actor, id, &p)
+        })
+        .await
+    {
         Ok(_) => Ok(redirect(
             &format!("/disbursements/{id}"),
             "success",

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{FormErrors, FormFields};
 use crate::web::{csv_download, render, render_status, AppError, Layout};
@@ -172,7 +173,14 @@ pub async fn record_payment(
         String::new(),
     );
     let v = values.clone();
-    match db.run(move |conn| service::record_payment(conn, &actor, id, &v.0, &v.1, &v.2)).await {
+    let confirmed = form.confirmed("that the money has arrived");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::record_payment(conn, &actor, id, &v.0, &v.1, &v.2)
+        })
+        .await
+    {
         Ok(p) => Ok(redirect(
             &format!("/invoices/{id}"),
             "success",
@@ -196,7 +204,14 @@ pub async fn void(
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, reason) = (ctx.user()?.clone(), id.into_inner(), form.get("reason").to_string());
     let r = reason.clone();
-    match db.run(move |conn| service::void_invoice(conn, &actor, id, &r)).await {
+    let confirmed = form.confirmed("voiding the invoice");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::void_invoice(conn, &actor, id, &r)
+        })
+        .await
+    {
         Ok(()) => Ok(redirect(
             &format!("/invoices/{id}"),
             "success",

@@ -10,6 +10,7 @@ use crate::accounts::PageContext;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::settings::SiteCache;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};
@@ -65,12 +66,15 @@ struct TriagePage {
     layout: Layout,
     rows: Vec<FeedbackRow>,
     status: String,
+    page: i64,
+    pages: i64,
 }
 
 #[derive(Deserialize)]
 pub struct TriageQuery {
     #[serde(default)]
     status: String,
+    page: Option<i64>,
 }
 
 pub async fn triage(
@@ -78,10 +82,11 @@ pub async fn triage(
     db: web::Data<Db>,
     query: web::Query<TriageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (viewer, status) = (ctx.user()?.clone(), query.into_inner().status);
+    let (viewer, query) = (ctx.user()?.clone(), query.into_inner());
+    let (status, page) = (query.status, query.page.unwrap_or(1).max(1));
     let s = status.clone();
-    let rows = db.run(move |conn| service::list(conn, &viewer, &s)).await?;
-    render(&TriagePage { layout: ctx.layout("Member feedback"), rows, status })
+    let (rows, pages) = db.run(move |conn| service::list_page(conn, &viewer, &s, page, service::PAGE_SIZE)).await?;
+    render(&TriagePage { layout: ctx.layout("Member feedback"), rows, status, page: page.min(pages), pages })
 }
 
 pub async fn answer(

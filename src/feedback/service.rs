@@ -86,10 +86,18 @@ pub struct FeedbackRow {
 
 /// The council sees everything (optionally one status); a representative their own organization's.
 pub fn list(conn: &mut DbConn, viewer: &Identity, status: &str) -> Result<Vec<FeedbackRow>, ServiceError> {
-    let mut q = feedback_items::table
-        .inner_join(users::table.on(users::id.eq(feedback_items::user_id)))
-        .left_join(members::table.on(members::id.nullable().eq(feedback_items::member_id)))
-        .into_boxed();
+    Ok(list_page(conn, viewer, status, 1, 500)?.0)
+}
+
+/// How many items `viewer` sees with `status` ("" for all).
+pub fn count(conn: &mut DbConn, viewer: &Identity, status: &str) -> Result<i64, ServiceError> {
+    Ok(matching_ids(conn, viewer, status)?.len() as i64)
+}
+
+/// The ids of the items `viewer` sees with `status`, newest first (the council sees all; others their
+/// organization's, or their own).
+fn matching_ids(conn: &mut DbConn, viewer: &Identity, status: &str) -> Result<Vec<i64>, ServiceError> {
+    let mut q = feedback_items::table.into_boxed();
     if !viewer.has_role(Role::Council) {
         q = match viewer.member_id {
             Some(m) => q.filter(feedback_items::member_id.eq(m)),
@@ -99,16 +107,36 @@ pub fn list(conn: &mut DbConn, viewer: &Identity, status: &str) -> Result<Vec<Fe
     if !status.is_empty() {
         q = q.filter(feedback_items::status.eq(status.to_string()));
     }
-    let rows: Vec<(FeedbackItem, String, Option<String>)> = q
-        .order(feedback_items::created_at.desc())
-        .limit(500)
+    Ok(q.order((feedback_items::created_at.desc(), feedback_items::id.desc())).select(feedback_items::id).load(conn)?)
+}
+
+/// Feedback items on a page of the council's list.
+pub const PAGE_SIZE: i64 = 25;
+
+/// One page of [`list`]: the rows and how many pages there are.
+pub fn list_page(
+    conn: &mut DbConn,
+    viewer: &Identity,
+    status: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<FeedbackRow>, i64), ServiceError> {
+    let all = matching_ids(conn, viewer, status)?;
+    let pages = ((all.len() as i64 + per_page - 1) / per_page).max(1);
+    let page = page.clamp(1, pages);
+    let ids: Vec<i64> = all.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).collect();
+    let rows: Vec<(FeedbackItem, String, Option<String>)> = feedback_items::table
+        .inner_join(users::table.on(users::id.eq(feedback_items::user_id)))
+        .left_join(members::table.on(members::id.nullable().eq(feedback_items::member_id)))
+        .filter(feedback_items::id.eq_any(&ids))
+        .order((feedback_items::created_at.desc(), feedback_items::id.desc()))
         .select((FeedbackItem::as_select(), users::display_name, members::name.nullable()))
         .load(conn)?;
     let priorities: Vec<(i64, String)> =
         funding_priorities::table.select((funding_priorities::id, funding_priorities::title)).load(conn)?;
     let initiative_titles: Vec<(i64, String)> =
         initiatives::table.select((initiatives::id, initiatives::title)).load(conn)?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|(item, sender, organization)| {
             let about = item
@@ -117,7 +145,8 @@ pub fn list(conn: &mut DbConn, viewer: &Identity, status: &str) -> Result<Vec<Fe
                 .or_else(|| item.priority_id.and_then(|p| priorities.iter().find(|t| t.0 == p).map(|t| t.1.clone())));
             FeedbackRow { item, sender, organization, about }
         })
-        .collect())
+        .collect();
+    Ok((rows, pages))
 }
 
 /// The email that tells a representative their feedback was answered.

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
 use crate::ledger::model::FiscalYear;
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{render, render_status, AppError, Layout};
@@ -616,7 +617,14 @@ pub async fn allocate(
         note: form.get("note").to_string(),
     };
     let i = input.clone();
-    match db.run(move |conn| service::allocate(conn, actor, id, &i)).await {
+    let confirmed = form.confirmed("the allocation");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::allocate(conn, actor, id, &i)
+        })
+        .await
+    {
         Ok(a) => Ok(redirect(
             &format!("/initiatives/{id}"),
             "success",
@@ -639,7 +647,13 @@ pub async fn change_allocation(
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, amount) = (ctx.user()?.user_id, id.into_inner(), form.get("amount").to_string());
-    let result = db.run(move |conn| service::change_allocation(conn, actor, id, &amount)).await;
+    let confirmed = form.confirmed("the new amount");
+    let result = db
+        .run(move |conn| {
+            confirmed?;
+            service::change_allocation(conn, actor, id, &amount)
+        })
+        .await;
     match result {
         Ok(a) => Ok(redirect(
             &format!("/initiatives/{}", a.initiative_id),

@@ -7,6 +7,7 @@ use crate::accounts::PageContext;
 use crate::db::Db;
 use crate::funding::model::PriorityWithOutcomes;
 use crate::funding::service as funding;
+use crate::locale::Shown;
 use crate::settings::Site;
 use crate::web::{render, AppError, Layout};
 

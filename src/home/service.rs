@@ -22,6 +22,8 @@ pub struct RepView {
     pub member: Member,
     pub open_invoices: Vec<Invoice>,
     pub surveys: Vec<MySurvey>,
+    /// The newest report sent.
+    pub latest_report: Option<crate::reports::service::ReportRow>,
 }
 
 /// The treasurer's money at a glance.
@@ -72,6 +74,9 @@ pub fn dashboard(conn: &mut DbConn, viewer: &Identity) -> Result<Dashboard, Serv
                 member,
                 open_invoices: invoices.into_iter().map(|(i, _)| i).collect(),
                 surveys: surveys::my_surveys(conn, viewer.user_id)?,
+                latest_report: crate::reports::service::list(conn, viewer, crate::db::now().date())?
+                    .into_iter()
+                    .find(|r| r.sent_at.is_some()),
             });
         }
     }
@@ -113,7 +118,7 @@ pub fn dashboard(conn: &mut DbConn, viewer: &Identity) -> Result<Dashboard, Serv
             Some(viewer),
             &InitiativeFilter { status: "proposed".into(), page: 1, ..Default::default() },
         )?;
-        let new_feedback = crate::feedback::service::list(conn, viewer, "new")?.len();
+        let new_feedback = crate::feedback::service::count(conn, viewer, "new")? as usize;
         d.council = Some(CouncilView { metrics_at_risk, surveys, proposals, new_feedback });
     }
     if viewer.has_role(Role::Admin) {

@@ -12,6 +12,7 @@ use crate::accounts::{PageContext, Role};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{csv_download, render, render_status, AppError, Layout};
@@ -81,8 +82,21 @@ pub async fn set_status(
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, status) = (ctx.user()?.user_id, id.into_inner(), form.get("status").to_string());
-    db.run(move |conn| service::set_year_status(conn, actor, id, &status)).await?;
-    Ok(redirect("/fiscal-years", "success", "The fiscal year is updated.", config.is_https()))
+    // Closing is for good: it needs its box ticked.
+    let confirmed = if status == "closed" { form.confirmed("closing the year") } else { Ok(()) };
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::set_year_status(conn, actor, id, &status)
+        })
+        .await
+    {
+        Ok(()) => Ok(redirect("/fiscal-years", "success", "The fiscal year is updated.", config.is_https())),
+        Err(ServiceError::Validation(errors)) => {
+            Ok(redirect("/fiscal-years", "error", &crate::domain::messages(errors), config.is_https()))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Template)]
@@ -234,7 +248,14 @@ pub async fn adjust(
         memo: form.get("memo").to_string(),
     };
     let i = input.clone();
-    match db.run(move |conn| service::post_adjustment(conn, actor, &i)).await {
+    let confirmed = form.confirmed("the entry");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::post_adjustment(conn, actor, &i)
+        })
+        .await
+    {
         Ok(e) => {
             Ok(redirect("/ledger", "success", &format!("Adjustment of {} posted.", e.amount()), config.is_https()))
         }
@@ -257,7 +278,14 @@ pub async fn transfer(
         memo: form.get("memo").to_string(),
     };
     let i = input.clone();
-    match db.run(move |conn| service::post_transfer(conn, actor, &i)).await {
+    let confirmed = form.confirmed("the transfer");
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::post_transfer(conn, actor, &i)
+        })
+        .await
+    {
         Ok((_, into)) => {
             Ok(redirect("/ledger", "success", &format!("Transfer of {} posted.", into.amount()), config.is_https()))
         }
@@ -274,7 +302,14 @@ pub async fn reverse(
 ) -> Result<HttpResponse, AppError> {
     let (actor, id) = (ctx.user()?.user_id, id.into_inner());
     let (date, memo) = (form.get("entry_date").to_string(), form.get("memo").to_string());
-    match db.run(move |conn| service::reverse_entry(conn, actor, id, &date, &memo)).await {
+    let confirmed = form.confirmed(&format!("the reversal of entry #{id}"));
+    match db
+        .run(move |conn| {
+            confirmed?;
+            service::reverse_entry(conn, actor, id, &date, &memo)
+        })
+        .await
+    {
         Ok(_) => Ok(redirect("/ledger", "success", &format!("Entry #{id} is reversed."), config.is_https())),
         Err(ServiceError::Validation(errors)) => {
             let message = crate::domain::messages(errors);

@@ -36,6 +36,9 @@ pub trait EmailContent {
 macro_rules! email_templates {
     ($ty:ty, $subject:literal, $text:literal, $html:literal) => {
         const _: () = {
+            #[allow(unused_imports)] // For dates in the templates: `{{ m.due_on.shown() }}`.
+            use $crate::locale::Shown;
+
             #[allow(dead_code)] // A subject line may use only the context.
             #[derive(askama::Template)]
             #[template(path = $subject)]

@@ -15,6 +15,7 @@ use crate::accounts::{PageContext, Role};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::web::flash::{redirect, see_other};
 use crate::web::forms::{form_errors, FormErrors, FormFields};
 use crate::web::{csv_download, render, render_status, AppError, Layout};
@@ -536,8 +537,12 @@ pub async fn delete_tier(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id) = (ctx.user()?.user_id, id.into_inner());
+    if let Err(ServiceError::Validation(errors)) = form.confirmed("deleting the tier") {
+        return Ok(redirect("/tiers", "error", &crate::domain::messages(errors), config.is_https()));
+    }
     db.run(move |conn| service::delete_tier(conn, actor, id)).await?;
     Ok(redirect("/tiers", "success", "The tier is deleted.", config.is_https()))
 }

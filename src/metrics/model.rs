@@ -52,11 +52,11 @@ impl Metric {
 
 /// A value in a unit, for pages and reports: "87.5%", "12 days", "1,204".
 pub fn show_value(unit: &str, milli: i64) -> String {
-    let number = plain(milli);
+    let number = group(&plain(milli));
     match unit {
         "percent" => format!("{number}%"),
         "days" => format!("{number} days"),
-        _ => group(&number),
+        _ => number,
     }
 }
 
@@ -120,17 +120,7 @@ pub fn plain(milli: i64) -> String {
 fn group(number: &str) -> String {
     let (sign, rest) = number.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", number));
     let (whole, fraction) = rest.split_once('.').map(|(w, f)| (w, Some(f))).unwrap_or((rest, None));
-    let mut out = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    match fraction {
-        Some(f) => format!("{sign}{out}.{f}"),
-        None => format!("{sign}{out}"),
-    }
+    format!("{sign}{}", crate::locale::Locale::current().number(whole, fraction))
 }
 
 #[cfg(test)]

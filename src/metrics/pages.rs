@@ -14,6 +14,7 @@ use crate::accounts::{PageContext, Role};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::{ImportError, ImportProblem, ServiceError};
+use crate::locale::Shown;
 use crate::web::chart::{self, LineChart};
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, read_upload, FormErrors, FormFields};

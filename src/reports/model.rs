@@ -243,7 +243,7 @@ impl MetricLine {
     pub fn trend(&self) -> String {
         let change = |d: i64| {
             if self.unit == "percent" {
-                format!("{} points", crate::metrics::model::plain(d))
+                format!("{} points", crate::metrics::model::show_value("count", d))
             } else {
                 self.show(d)
             }

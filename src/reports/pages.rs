@@ -14,6 +14,7 @@ use crate::audit::Actor;
 use crate::config::{Config, SigningKey};
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::mail::Rendered;
 use crate::surveys::service::MailSettings;
 use crate::web::flash::redirect;

@@ -15,6 +15,8 @@ pub const FOUNDATION_NAME: &str = "foundation_name";
 pub const FOUNDATION_TAGLINE: &str = "foundation_tagline";
 /// "true" when treasurers and admins must sign in with a second factor.
 pub const REQUIRE_TWO_FACTOR: &str = "require_two_factor";
+/// How numbers and dates are written (a [`crate::locale::Locale`] code).
+pub const LOCALE: &str = "locale";
 /// "true" when the public transparency page and its feed are on.
 pub const TRANSPARENCY: &str = "transparency_enabled";
 const SECRET_KEY: &str = "secret_key";
@@ -27,6 +29,7 @@ pub struct Site {
     pub require_two_factor: bool,
     /// The public transparency page is on.
     pub transparency: bool,
+    pub locale: crate::locale::Locale,
 }
 
 impl Default for Site {
@@ -36,6 +39,7 @@ impl Default for Site {
             tagline: "Members, money and outcomes of an open-source foundation.".into(),
             require_two_factor: false,
             transparency: false,
+            locale: crate::locale::Locale::International,
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct SiteInput {
     #[validate(length(max = 300, message = "Keep the description under 300 characters."))]
     pub tagline: String,
     pub require_two_factor: bool,
+    /// A [`crate::locale::Locale`] code.
+    pub locale: String,
 }
 
 /// Saves the site settings and records who changed what.
@@ -90,8 +96,13 @@ pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Opti
     let input =
         SiteInput { name: input.name.trim().to_string(), tagline: input.tagline.trim().to_string(), ..input.clone() };
     crate::domain::check(&input)?;
+    let code = if input.locale.trim().is_empty() { crate::locale::Locale::International.code() } else { &input.locale };
+    let Some(locale) = crate::locale::Locale::parse(code) else {
+        return Err(ServiceError::invalid("locale", "Choose one of the formats listed."));
+    };
     db::write_transaction(conn, |conn| {
         let before = load_site(conn)?;
+        set(conn, LOCALE, locale.code())?;
         set(conn, FOUNDATION_NAME, &input.name)?;
         set(conn, FOUNDATION_TAGLINE, &input.tagline)?;
         set(conn, REQUIRE_TWO_FACTOR, if input.require_two_factor { "true" } else { "false" })?;
@@ -102,6 +113,7 @@ pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Opti
                     "name_changed": before.name != input.name,
                     "tagline_changed": before.tagline != input.tagline,
                     "require_two_factor": input.require_two_factor,
+                    "locale": locale.code(),
                 }),
             ),
         )
@@ -110,7 +122,7 @@ pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Opti
 
 pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
     let rows: Vec<(String, String)> = settings::table
-        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE, REQUIRE_TWO_FACTOR, TRANSPARENCY]))
+        .filter(settings::key.eq_any([FOUNDATION_NAME, FOUNDATION_TAGLINE, REQUIRE_TWO_FACTOR, TRANSPARENCY, LOCALE]))
         .select((settings::key, settings::value))
         .load(conn)?;
     let mut site = Site::default();
@@ -120,9 +132,12 @@ pub fn load_site(conn: &mut DbConn) -> Result<Site, ServiceError> {
             FOUNDATION_TAGLINE => site.tagline = value,
             REQUIRE_TWO_FACTOR => site.require_two_factor = value == "true",
             TRANSPARENCY => site.transparency = value == "true",
+            LOCALE => site.locale = crate::locale::Locale::parse(&value).unwrap_or(site.locale),
             _ => {}
         }
     }
+    // Every page and email of this process writes numbers and dates the foundation's way.
+    site.locale.make_current();
     Ok(site)
 }
 

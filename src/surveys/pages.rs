@@ -12,6 +12,7 @@ use crate::accounts::PageContext;
 use crate::config::{Config, SigningKey};
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::locale::Shown;
 use crate::settings::SiteCache;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};

@@ -8,6 +8,7 @@ use super::service::{self, Choices, ChoicesInput, PublicPage, PublishedReport};
 use crate::accounts::{PageContext, Role};
 use crate::config::Config;
 use crate::db::Db;
+use crate::locale::Shown;
 use crate::reports::service::ReportView;
 use crate::settings::SiteCache;
 use crate::web::flash::redirect;

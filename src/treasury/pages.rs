@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::service::{self, Dashboard};
 use crate::accounts::{PageContext, Role};
 use crate::db::Db;
+use crate::locale::Shown;
 use crate::web::{render, AppError, Layout};
 
 /// One month's bars: money in above the axis, money out below, scaled to the largest month.

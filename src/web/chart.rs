@@ -61,8 +61,8 @@ pub fn line(
         values.iter().map(|(d, v)| Point { x: x(*d), y: y(*v), text: format!("{d}: {}", show(*v)) }).collect();
     chart.polyline = chart.points.iter().map(|p| format!("{},{}", p.x, p.y)).collect::<Vec<_>>().join(" ");
     chart.rules = rules.iter().map(|(label, v)| Rule { y: y(*v), label: format!("{label} {}", show(*v)) }).collect();
-    chart.first_date = first.0.to_string();
-    chart.last_date = last.0.to_string();
+    chart.first_date = crate::locale::Locale::current().date(first.0);
+    chart.last_date = crate::locale::Locale::current().date(last.0);
     chart.min_label = show(min);
     chart.max_label = show(max);
     chart

@@ -46,6 +46,16 @@ impl FormFields {
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
+
+    /// Money moving or something undoable needs its box ticked (`confirm=yes`, see the `confirm` macro in
+    /// `templates/forms.html`); otherwise a field error on `confirm` saying what to confirm.
+    pub fn confirmed(&self, what: &str) -> Result<(), ServiceError> {
+        if self.get("confirm") == "yes" {
+            Ok(())
+        } else {
+            Err(ServiceError::invalid("confirm", format!("Tick the box to confirm {what}.")))
+        }
+    }
 }
 
 impl FromRequest for FormFields {

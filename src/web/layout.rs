@@ -25,6 +25,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Where this page sits: (label, link) pairs from the top, without the page itself.
     pub breadcrumbs: Vec<(String, String)>,
+    /// The viewer's time zone (IANA name): templates show times with `.shown_in(layout.time_zone)`.
+    pub time_zone: String,
 }
 
 impl Layout {
@@ -38,6 +40,7 @@ impl Layout {
             nav: Vec::new(),
             flash: None,
             breadcrumbs: Vec::new(),
+            time_zone: "UTC".into(),
         }
     }
 

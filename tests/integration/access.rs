@@ -52,6 +52,7 @@ const TABLE: &[(&str, &str, May)] = &[
     ("POST", "/invitation/{token}", Anyone),
     ("GET", "/account", SignedIn),
     ("POST", "/account/password", SignedIn),
+    ("POST", "/account/time-zone", SignedIn),
     ("POST", "/account/sessions/sign-out-everywhere", SignedIn),
     ("GET", "/account/two-factor", SignedIn),
     ("POST", "/account/two-factor/confirm", SignedIn),

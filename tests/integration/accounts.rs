@@ -506,13 +506,13 @@ backend_tests! {
         let res = b.post(&format!("/admin/users/{}/roles", root.id), &[("roles", "council")]).await;
         assert_eq!(res.status(), 422);
         assert!(res.text().await.unwrap().contains("your own admin role"));
-        assert_eq!(b.post(&format!("/admin/users/{}/disable", root.id), &[]).await.status(), 409);
+        assert_eq!(b.post(&format!("/admin/users/{}/disable", root.id), &[("confirm", "yes")]).await.status(), 409);
 
         // Disabling ends the person's sessions and API tokens at once.
         let council = app.create_user("council@example.org", &[Role::Council], None).await;
         let cb = app.browser_signed_in(&council).await;
         let token = app.api_token_for(council.id).await;
-        assert_eq!(b.post(&format!("/admin/users/{}/disable", council.id), &[]).await.status(), 303);
+        assert_eq!(b.post(&format!("/admin/users/{}/disable", council.id), &[("confirm", "yes")]).await.status(), 303);
         assert_eq!(cb.get("/account").await.0, 303);
         assert_eq!(reqwest::Client::new().get(app.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap().status(), 401);
         assert_eq!(Browser::new(&app.address).sign_in(&council.email, &council.password).await.status(), 422);

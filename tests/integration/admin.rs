@@ -8,6 +8,53 @@ use crate::backend_tests;
 use crate::support::TestApp;
 
 backend_tests! {
+    async fn numbers_and_dates_follow_the_foundation_and_times_the_viewer(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.create_user("admin@example.org", &[Role::Admin], None).await;
+        let treasurer = app.create_user("treasurer@example.org", &[Role::Treasurer], None).await;
+        let t = treasurer.id;
+        app.with_conn(move |c| {
+            use steward::ledger::service as ledger;
+            let year = ledger::create_year(c, t, "FY2025", "2025-01-01", "2025-12-31").unwrap();
+            ledger::set_year_status(c, t, year.id, "open").unwrap();
+            let input = ledger::AdjustmentInput {
+                entry_date: "2025-03-09".into(),
+                direction: "in".into(),
+                amount: "1234567.89".into(),
+                currency: "USD".into(),
+                priority_id: None,
+                memo: "grant".into(),
+            };
+            ledger::post_adjustment(c, t, &input).unwrap();
+        })
+        .await;
+        let tb = app.browser_signed_in(&treasurer).await;
+        let (_, page) = tb.get("/ledger").await;
+        assert!(page.contains("USD 1,234,567.89") && page.contains("2025-03-09"), "international by default");
+
+        let b = app.browser_signed_in(&admin).await;
+        b.get("/admin/settings").await;
+        let res = b.post("/admin/settings", &[("name", "Steward"), ("tagline", ""), ("locale", "tlh-KX")]).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("id=\"locale-error\""));
+        let res = b.post("/admin/settings", &[("name", "Steward"), ("tagline", ""), ("locale", "de-DE")]).await;
+        assert_eq!(res.status(), 303);
+        let (_, page) = tb.get("/ledger").await;
+        assert!(page.contains("USD 1.234.567,89") && page.contains("09.03.2025"), "German numbers and dates");
+        assert!(page.contains("value=\"2025") || page.contains("type=\"date\""), "date inputs stay ISO");
+
+        // Times in the viewer's zone, chosen on the account page.
+        tb.get("/account").await;
+        let res = tb.post("/account/time-zone", &[("time_zone", "Mars/Olympus")]).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("id=\"time_zone-error\""));
+        assert_eq!(tb.post("/account/time-zone", &[("time_zone", "Asia/Tokyo")]).await.status(), 303);
+        let (_, page) = tb.get("/account").await;
+        assert!(page.contains(" JST<") && page.contains("<option selected>Asia/Tokyo</option>"), "sessions shown in Tokyo time");
+        let (_, page) = b.get("/account").await;
+        assert!(page.contains(" UTC<"), "another viewer keeps UTC");
+    }
+
     async fn admins_see_the_mail_queue_and_retry_or_cancel_messages(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.create_user("admin@example.org", &[Role::Admin], None).await;

@@ -81,21 +81,26 @@ backend_tests! {
             ("0", "2025-08-01", "amount", "more than zero"),
             ("100", "yesterday", "paid_on", "date"),
         ] {
-            let res = b.post(&format!("/invoices/{id}/payments"), &[("amount", amount), ("paid_on", paid_on), ("reference", "")]).await;
+            let res = b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", amount), ("paid_on", paid_on), ("reference", "")]).await;
             assert_eq!(res.status(), 422, "{amount} {paid_on}");
             assert!(field_error(&res.text().await.unwrap(), field).unwrap_or_default().contains(says), "{amount}");
         }
+        // Money moving needs its box ticked; the form comes back with what was typed.
+        let res = b.post(&format!("/invoices/{id}/payments"), &[("amount", "2,000.00"), ("paid_on", "2025-08-01"), ("reference", "wire 1")]).await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"confirm-payment-error\"") && html.contains("value=\"wire 1\""), "unconfirmed: error by the box, input kept");
         assert_eq!(ledger_sum(&app).await, 0, "nothing posted on bad input");
-        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("amount", "2,000.00"), ("paid_on", "2025-08-01"), ("reference", "wire 1")]).await.status(), 303);
-        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("amount", "3041.10"), ("paid_on", "2025-08-15"), ("reference", "wire 2")]).await.status(), 303);
+        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", "2,000.00"), ("paid_on", "2025-08-01"), ("reference", "wire 1")]).await.status(), 303);
+        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", "3041.10"), ("paid_on", "2025-08-15"), ("reference", "wire 2")]).await.status(), 303);
         let status: String = app.with_conn(move |c| schema::invoices::table.find(id).select(schema::invoices::status).first(c).unwrap()).await;
         assert_eq!(status, "paid");
         assert_eq!(ledger_sum(&app).await, 504_110);
-        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("amount", "1"), ("paid_on", "2025-08-16")]).await.status(), 409);
+        assert_eq!(b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", "1"), ("paid_on", "2025-08-16")]).await.status(), 409);
 
         // Voiding keeps the number and reverses both payments.
-        assert_eq!(b.post(&format!("/invoices/{id}/void"), &[("reason", "")]).await.status(), 422);
-        assert_eq!(b.post(&format!("/invoices/{id}/void"), &[("reason", "Issued to the wrong entity")]).await.status(), 303);
+        assert_eq!(b.post(&format!("/invoices/{id}/void"), &[("confirm", "yes"), ("reason", "")]).await.status(), 422);
+        assert_eq!(b.post(&format!("/invoices/{id}/void"), &[("confirm", "yes"), ("reason", "Issued to the wrong entity")]).await.status(), 303);
         let entries: Vec<(String, i64, Option<i64>)> = app.with_conn(|c| {
             schema::ledger_entries::table.order(schema::ledger_entries::id)
                 .select((schema::ledger_entries::kind, schema::ledger_entries::amount_minor, schema::ledger_entries::reverses_entry_id)).load(c).unwrap()
@@ -120,12 +125,12 @@ backend_tests! {
         let (_, b, year, _) = setup(&app, "2024-01-01").await;
         b.post("/invoices/issue", &[("fiscal_year", &year.to_string()), ("issued_on", "2025-01-15")]).await;
         let id: i64 = app.with_conn(|c| schema::invoices::table.select(schema::invoices::id).first(c).unwrap()).await;
-        assert_eq!(b.post(&format!("/fiscal-years/{year}/status"), &[("status", "closed")]).await.status(), 303);
-        let res = b.post(&format!("/invoices/{id}/payments"), &[("amount", "100"), ("paid_on", "2025-03-01")]).await;
+        assert_eq!(b.post(&format!("/fiscal-years/{year}/status"), &[("confirm", "yes"), ("status", "closed")]).await.status(), 303);
+        let res = b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", "100"), ("paid_on", "2025-03-01")]).await;
         assert_eq!(res.status(), 409);
         assert!(res.text().await.unwrap().contains("closed"));
         assert_eq!(b.post(&format!("/fiscal-years/{year}/status"), &[("status", "open")]).await.status(), 409);
-        let res = b.post(&format!("/invoices/{id}/payments"), &[("amount", "100"), ("paid_on", "2026-03-01")]).await;
+        let res = b.post(&format!("/invoices/{id}/payments"), &[("confirm", "yes"), ("amount", "100"), ("paid_on", "2026-03-01")]).await;
         assert_eq!(res.status(), 409, "no open year covers the date");
         assert_eq!(ledger_sum(&app).await, 0);
         // Overlapping years are refused.
@@ -157,6 +162,7 @@ backend_tests! {
             user_id: user.id, email: user.email.clone(), display_name: "T".into(), member_id: None,
             roles: vec![Role::Treasurer], has_two_factor: false,
             via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+            time_zone: "UTC".into(),
         };
         let handles: Vec<_> = members.into_iter().map(|m| {
             let (db, identity) = (app.db.clone(), identity.clone());

@@ -465,11 +465,11 @@ backend_tests! {
         // Through the page: the adjustment form keeps what was typed and names the field.
         let b = s.app.browser_signed_in(&s.treasurer).await;
         b.get("/ledger").await;
-        let res = b.post("/ledger/adjustments", &[("entry_date", &today), ("direction", "out"), ("amount", "twelve"), ("memo", "Bank fee")]).await;
+        let res = b.post("/ledger/adjustments", &[("confirm", "yes"), ("entry_date", &today), ("direction", "out"), ("amount", "twelve"), ("memo", "Bank fee")]).await;
         assert_eq!(res.status(), 422);
         let html = res.text().await.unwrap();
         assert!(html.contains("id=\"adj-amount-error\"") && html.contains("value=\"Bank fee\""), "{html}");
-        let res = b.post("/ledger/adjustments", &[("entry_date", &today), ("direction", "out"), ("amount", "12.50"), ("memo", "Bank fee")]).await;
+        let res = b.post("/ledger/adjustments", &[("confirm", "yes"), ("entry_date", &today), ("direction", "out"), ("amount", "12.50"), ("memo", "Bank fee")]).await;
         assert_eq!(res.status(), 303);
         let (_, page) = b.get("/ledger").await;
         assert!(page.contains("-USD 12.50"));

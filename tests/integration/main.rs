@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod accounts;
 mod admin;
+mod browser;
 mod cli;
 mod community;
 mod db;

@@ -77,7 +77,7 @@ backend_tests! {
         b.get("/members/new").await;
         let res = b.post("/members/new", &[("name", "Acme"), ("slug", "acme"), ("tier", &gold.to_string()), ("status", "active"), ("joined_on", "2026-01-15")]).await;
         assert_eq!(res.status(), 303);
-        assert_eq!(b.post(&format!("/tiers/{gold}/delete"), &[]).await.status(), 409, "a tier in use is not deleted");
+        assert_eq!(b.post(&format!("/tiers/{gold}/delete"), &[("confirm", "yes")]).await.status(), 409, "a tier in use is not deleted");
         assert_eq!(b.post(&format!("/tiers/{gold}/retire"), &[]).await.status(), 303);
         let res = b.post("/members/new", &[("name", "Beta"), ("slug", "beta"), ("tier", &gold.to_string()), ("status", "active"), ("joined_on", "2026-02-01")]).await;
         assert_eq!(res.status(), 422);
@@ -87,7 +87,7 @@ backend_tests! {
         assert!(acme.contains("Gold"));
         add_tier(&b, "Unused", "10").await;
         let unused = tier_id(&app, "Unused").await;
-        assert_eq!(b.post(&format!("/tiers/{unused}/delete"), &[]).await.status(), 303);
+        assert_eq!(b.post(&format!("/tiers/{unused}/delete"), &[("confirm", "yes")]).await.status(), 303);
         assert_eq!(count(&app, "tiers").await, 1);
     }
 

@@ -467,6 +467,32 @@ backend_tests! {
         assert!(mail.iter().any(|m| m.0 == rep.email && m.1.contains("is planned") && m.2.contains("every minor release has notes")));
         let (_, page) = b.get("/feedback").await;
         assert!(page.contains("every minor release has notes") && page.contains("release notes") && !page.contains("<b>release notes"), "escaped, answered");
+        // The council's list comes a page at a time.
+        let sender = w.reps[0].0;
+        w.app
+            .with_conn(move |c| {
+                let identity = steward::accounts::Identity {
+                    user_id: sender,
+                    email: String::new(),
+                    display_name: String::new(),
+                    member_id: None,
+                    roles: vec![Role::MemberRep],
+                    has_two_factor: false,
+                    via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+                    time_zone: "UTC".into(),
+                };
+                for n in 0..30 {
+                    let input = steward::feedback::service::FeedbackInput { subject: format!("Idea number {n:02}"), body: "more".into(), ..Default::default() };
+                    steward::feedback::service::send(c, &identity, &input).unwrap();
+                }
+            })
+            .await;
+        let council = w.app.create_user("council-reader@example.org", &[Role::Council], None).await;
+        let cb = w.app.browser_signed_in(&council).await;
+        let (_, first) = cb.get("/feedback/triage").await;
+        assert!(first.contains("Page 1 of 2") && first.contains("Idea number 29") && first.contains("Idea number 05") && !first.contains("Idea number 04"));
+        let (_, second) = cb.get("/feedback/triage?page=2").await;
+        assert!(second.contains("Page 2 of 2") && second.contains("Idea number 00") && second.contains("Release notes"));
         // Another organization's representative sees none of it.
         let other_token = w.app.api_token_for(w.reps[1].0).await;
         assert_eq!(call(&w.app, &other_token, "GET", "/api/v1/feedback", None).await.1.as_array().unwrap().len(), 0);

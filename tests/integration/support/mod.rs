@@ -315,6 +315,7 @@ impl TestApp {
                 roles: identity,
                 has_two_factor: false,
                 via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+                time_zone: "UTC".into(),
             };
             accounts::create_api_token(conn, &identity, "test", &RequestMeta::default()).unwrap().1
         })
