@@ -238,6 +238,13 @@ const councilPages = [
   ['/metrics', 'metrics'],
   ['/reports', null],
   ['/feedback/triage', null],
+  ['/community', null],
+  ['/community/repositories', null],
+  ['/community/repositories/1', null],
+  ['/community/values?series=non_maintainer_pr_share&scope=overall&period=2026-Q3', null],
+  ['/community/import', null],
+  ['/community/metrics', null],
+  ['/community/runs', null],
 ];
 await role('council', 'council@demo.steward.invalid', councilPages, async (page) => {
   // Read the results of the closed survey.
