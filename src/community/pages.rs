@@ -362,8 +362,14 @@ pub async fn remove_maintainer(
     db: web::Data<Db>,
     config: web::Data<Config>,
     id: web::Path<i64>,
+    form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let (id, actor) = (id.into_inner(), actor(&ctx)?);
+    if let Err(crate::domain::ServiceError::Validation(errors)) = form.confirmed("removing the maintainer entry") {
+        let back = db.run(move |conn| service::maintainer_repository(conn, id)).await?;
+        let message = crate::domain::messages(errors);
+        return Ok(redirect(&format!("/community/repositories/{back}"), "error", &message, config.is_https()));
+    }
     let repo = db.run(move |conn| service::remove_maintainer(conn, actor, id)).await?;
     Ok(redirect(
         &format!("/community/repositories/{repo}"),

@@ -323,6 +323,16 @@ pub fn add_maintainers_from_file(
     })
 }
 
+/// The repository a maintainer entry belongs to.
+pub fn maintainer_repository(conn: &mut DbConn, id: i64) -> Result<i64, ServiceError> {
+    repository_maintainers::table
+        .find(id)
+        .select(repository_maintainers::repository_id)
+        .first(conn)
+        .optional()?
+        .ok_or(ServiceError::NotFound("maintainer"))
+}
+
 /// Removes a maintainer entry (a mistake); returns its repository's id.
 pub fn remove_maintainer(conn: &mut DbConn, actor: Actor, id: i64) -> Result<i64, ServiceError> {
     db::write_transaction(conn, |conn| {

@@ -602,6 +602,16 @@ backend_tests! {
             .with_conn(move |conn| service::maintainers(conn, id).unwrap().into_iter().map(|m| (m.login, m.source)).collect::<Vec<_>>())
             .await;
         assert_eq!(logins, [("ann".to_string(), "team".to_string()), ("bo".to_string(), "file".to_string())]);
+        // Removing an entry asks for the box to be ticked.
+        let bo = app
+            .with_conn(move |conn| service::maintainers(conn, id).unwrap().into_iter().find(|m| m.login == "bo").unwrap().id)
+            .await;
+        let res = browser.post(&format!("/community/maintainers/{bo}/remove"), &[]).await;
+        assert_eq!(res.status().as_u16(), 303);
+        assert_eq!(app.with_conn(move |conn| service::maintainers(conn, id).unwrap().len()).await, 2);
+        let res = browser.post(&format!("/community/maintainers/{bo}/remove"), &[("confirm", "yes")]).await;
+        assert_eq!(res.status().as_u16(), 303);
+        assert_eq!(app.with_conn(move |conn| service::maintainers(conn, id).unwrap().len()).await, 1);
         let (s, page) = browser.get("/community/metrics").await;
         assert_eq!(s, 200);
         assert!(page.contains("non_maintainer_pr_share"));
