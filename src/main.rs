@@ -109,6 +109,24 @@ enum CollectCommand {
         #[arg(long, default_value_t = 900)]
         max_wait: u64,
     },
+    /// Read a tracked repository's maintainers from GitHub, from a file in the repository (--file
+    /// MAINTAINERS.md, CODEOWNERS, ...) or a team's members (--team org/slug), as maintainers from --since.
+    Maintainers {
+        /// The tracked repository, owner/name.
+        #[arg(long)]
+        repo: String,
+        #[arg(long, conflicts_with = "team", required_unless_present = "team")]
+        file: Option<String>,
+        #[arg(long)]
+        team: Option<String>,
+        /// The day they became maintainers (YYYY-MM-DD).
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        api_url: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -329,7 +347,10 @@ fn run_report(command: ReportCommand) -> Result<(), StartupError> {
 
 fn run_collect(command: CollectCommand) -> Result<(), CliError> {
     use steward::community::collector::{self, GithubClient};
-    let CollectCommand::Github { api_url, token, max_wait } = command;
+    let (api_url, token, max_wait) = match command {
+        CollectCommand::Github { ref api_url, ref token, max_wait } => (api_url.clone(), token.clone(), max_wait),
+        CollectCommand::Maintainers { ref api_url, ref token, .. } => (api_url.clone(), token.clone(), 60),
+    };
     let config = Config::from_env()?;
     telemetry::init(config.log_format);
     let base = match api_url {
@@ -344,6 +365,25 @@ fn run_collect(command: CollectCommand) -> Result<(), CliError> {
     let mut conn = db.get().map_err(StartupError::Database)?;
     let mut client = GithubClient::new(&base, token);
     client.max_wait = std::time::Duration::from_secs(max_wait);
+    if let CollectCommand::Maintainers { repo, file, team, since, .. } = command {
+        let source = match (file, team) {
+            (Some(path), _) => collector::MaintainerSource::File(path),
+            (None, Some(team)) => collector::MaintainerSource::Team(team),
+            (None, None) => return Err(CliError::Community("--file or --team: say where the maintainers are".into())),
+        };
+        let repository = steward::community::service::find_by_full_name(&mut conn, &repo)
+            .map_err(|e| CliError::Community(format!("--repo: {e}")))?;
+        let added =
+            collector::read_maintainers(&mut conn, &client, steward::audit::Actor::Cli, repository.id, &source, &since)
+                .map_err(|e| match e {
+                    collector::CollectError::Service(steward::domain::ServiceError::Validation(errors)) => {
+                        CliError::Community(steward::domain::messages(errors))
+                    }
+                    other => CliError::Community(other.to_string()),
+                })?;
+        println!("{added} maintainers added to {repo}");
+        return Ok(());
+    }
     let mut show = |p: &collector::Progress<'_>| {
         eprint!(
             "\r[{}/{}] {} {:<10} {} items so far\x1b[K",

@@ -283,6 +283,83 @@ fn collect_run(
     Ok(())
 }
 
+/// Where a repository's maintainers are listed on GitHub.
+#[derive(Clone, Debug)]
+pub enum MaintainerSource {
+    /// A file in the repository (MAINTAINERS.md, CODEOWNERS, ...): its `@login` mentions.
+    File(String),
+    /// A team's members: `org/slug`.
+    Team(String),
+}
+
+/// Reads a repository's maintainers from GitHub (a file in the repository, or a team's members) and adds
+/// them from `since`, in one transaction; nothing is added when anything fails.
+pub fn read_maintainers(
+    conn: &mut DbConn,
+    client: &GithubClient,
+    actor: Actor,
+    repository_id: i64,
+    source: &MaintainerSource,
+    since: &str,
+) -> Result<usize, CollectError> {
+    let repo = service::find_repository(conn, repository_id)?;
+    let full_name = repo.full_name();
+    let refused = |what: &str, code: u16, m: String| {
+        CollectError::Github(match code {
+            401 => format!("GitHub refused the token (401 {m}); check STEWARD_GITHUB_TOKEN or --token"),
+            404 => format!("{what}: not found, or the token cannot see it (404)"),
+            _ => format!("{what}: GitHub answered {code} {m}"),
+        })
+    };
+    let fetch_error = |what: &str, e: FetchError| match e {
+        FetchError::Status(code, m) => refused(what, code, m),
+        FetchError::Other(m) => CollectError::Github(format!("{what}: {m}")),
+    };
+    match source {
+        MaintainerSource::File(path) => {
+            let path = path.trim().trim_start_matches('/');
+            let what = format!("{full_name}: the file {path}");
+            let url = format!("{}/repos/{full_name}/contents/{path}", client.base());
+            let page = client.get(&url).map_err(|e| fetch_error(&what, e))?;
+            let text = file_text(&page.body).map_err(|m| CollectError::Github(format!("{what}: {m}")))?;
+            Ok(service::add_maintainers_from_file(conn, actor, repository_id, &text, since)?)
+        }
+        MaintainerSource::Team(team) => {
+            let (org, slug) = team
+                .trim()
+                .split_once('/')
+                .filter(|(o, s)| !o.is_empty() && !s.is_empty())
+                .ok_or_else(|| CollectError::Github(format!("'{team}' is not a team like org/team-slug")))?;
+            let what = format!("the team {org}/{slug}");
+            let mut url = Some(format!("{}/orgs/{org}/teams/{slug}/members?per_page=100", client.base()));
+            let mut logins = Vec::new();
+            while let Some(u) = url {
+                let page = client.get(&u).map_err(|e| fetch_error(&what, e))?;
+                let members: Vec<serde_json::Value> = serde_json::from_slice(&page.body)
+                    .map_err(|e| CollectError::Github(format!("{what}: the answer is not a list of members ({e})")))?;
+                logins.extend(members.iter().filter_map(|m| m["login"].as_str().map(str::to_string)));
+                url = page.next.filter(|n| n.starts_with(&format!("{}/", client.base())));
+            }
+            if logins.is_empty() {
+                return Err(CollectError::Github(format!("{what} has no members")));
+            }
+            Ok(service::add_maintainer_logins(conn, actor, repository_id, &logins, since, "team")?)
+        }
+    }
+}
+
+/// The text of a file from GitHub's contents API (base64 with line breaks).
+fn file_text(body: &[u8]) -> Result<String, String> {
+    use base64::Engine;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON ({e})"))?;
+    if v["type"].as_str().is_some_and(|t| t != "file") {
+        return Err("it is not a file".into());
+    }
+    let content: String = v["content"].as_str().ok_or("the answer has no content")?.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(content).map_err(|e| format!("bad base64 ({e})"))?;
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ use crate::accounts::{PageContext, Role};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::db::Db;
+use crate::locale::Shown;
 use crate::metrics::model::show_value;
 use crate::web::flash::redirect;
 use crate::web::forms::{form_errors, FormErrors, FormFields};

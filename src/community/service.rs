@@ -284,12 +284,27 @@ pub fn add_maintainers_from_file(
     text: &str,
     since: &str,
 ) -> Result<usize, ServiceError> {
-    let mut errors = Vec::new();
-    let since = domain::parse_date(since, "file_since", &mut errors);
     let logins = logins_in_file(text);
     if logins.is_empty() {
-        errors.push(FieldError::new("maintainers_file", "No GitHub login (@login) found in the file."));
+        let mut errors = vec![FieldError::new("maintainers_file", "No GitHub login (@login) found in the file.")];
+        domain::parse_date(since, "file_since", &mut errors);
+        return Err(ServiceError::Validation(errors));
     }
+    add_maintainer_logins(conn, actor, repository_id, &logins, since, "file")
+}
+
+/// Adds `logins` as maintainers from `since` with `source` (`file` or `team`); those already listed without an
+/// end date are left as they are. Returns how many were added.
+pub fn add_maintainer_logins(
+    conn: &mut DbConn,
+    actor: Actor,
+    repository_id: i64,
+    logins: &[String],
+    since: &str,
+    source: &str,
+) -> Result<usize, ServiceError> {
+    let mut errors = Vec::new();
+    let since = domain::parse_date(since, "file_since", &mut errors);
     let Some(since) = since.filter(|_| errors.is_empty()) else {
         return Err(ServiceError::Validation(errors));
     };
@@ -307,7 +322,7 @@ pub fn add_maintainers_from_file(
                     repository_maintainers::repository_id.eq(repository_id),
                     repository_maintainers::login.eq(login),
                     repository_maintainers::since.eq(since),
-                    repository_maintainers::source.eq("file"),
+                    repository_maintainers::source.eq(source),
                     repository_maintainers::created_at.eq(db::now()),
                 ))
                 .execute(conn)?;
@@ -315,8 +330,8 @@ pub fn add_maintainers_from_file(
         }
         audit::record(
             conn,
-            Event::new(actor, "community.maintainers_file_read").target("repository", repository_id).details(json!({
-                "repository": repo.full_name(), "since": since, "added": added
+            Event::new(actor, "community.maintainers_read").target("repository", repository_id).details(json!({
+                "repository": repo.full_name(), "source": source, "since": since, "added": added
             })),
         )?;
         Ok(added.len())

@@ -461,6 +461,58 @@ backend_tests! {
         assert_eq!(problem["errors"][0]["field"], "full_name");
     }
 
+    async fn maintainers_are_read_from_a_file_in_the_repository_or_a_team(backend) {
+        use base64::Engine;
+        use steward::community::collector::{read_maintainers, MaintainerSource};
+        let app = TestApp::spawn(backend).await;
+        let (_council, token, _) = setup(&app).await;
+        let github = FakeGithub::start();
+        let file = "# Maintainers\n* @ana (release manager)\n* @Bo-b\n@acme/triage-team is not a person\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(file);
+        // GitHub wraps base64 at 60 characters.
+        let wrapped: Vec<String> = encoded.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).to_string()).collect();
+        github.route("/repos/acme/core/contents/MAINTAINERS.md", vec![ok(json!({ "type": "file", "encoding": "base64", "content": wrapped.join("\n") }), None)]);
+        let members_2 = format!("{}/orgs/acme/teams/core/members?per_page=100&page=2", github.base);
+        github.route("/orgs/acme/teams/core/members?per_page=100", vec![ok(json!([user("cy")]), Some(&members_2))]);
+        github.route("/orgs/acme/teams/core/members?per_page=100&page=2", vec![ok(json!([user("dee"), user("ana")]), None)]);
+        let (_, repos) = call(&app, &token, "GET", "/api/v1/community/repositories", None).await;
+        let core = repos.as_array().unwrap().iter().find(|r| r["name"] == "core").unwrap()["id"].as_i64().unwrap();
+
+        let read = move |source: MaintainerSource, since: &'static str| {
+            let client = github.client("good-token");
+            move |conn: &mut steward::db::DbConn| read_maintainers(conn, &client, Actor::Cli, core, &source, since).map_err(|e| e.to_string())
+        };
+        assert_eq!(app.with_conn(read(MaintainerSource::File("MAINTAINERS.md".into()), "2026-01-01")).await, Ok(2));
+        assert_eq!(app.with_conn(read(MaintainerSource::Team("acme/core".into()), "2026-02-01")).await, Ok(2), "ana is listed already");
+        let error = app.with_conn(read(MaintainerSource::File("NOPE.md".into()), "2026-01-01")).await.unwrap_err();
+        assert!(error.contains("acme/core: the file NOPE.md: not found"), "{error}");
+        let error = app.with_conn(read(MaintainerSource::Team("acme".into()), "2026-01-01")).await.unwrap_err();
+        assert!(error.contains("not a team like org/team-slug"), "{error}");
+        let error = app.with_conn(read(MaintainerSource::Team("acme/core".into()), "someday")).await.unwrap_err();
+        assert!(error.contains("input is not valid"), "{error}");
+        let rows: Vec<(String, String, chrono::NaiveDate)> = app
+            .with_conn(move |c| {
+                schema::repository_maintainers::table
+                    .filter(schema::repository_maintainers::repository_id.eq(core))
+                    .order(schema::repository_maintainers::login)
+                    .select((schema::repository_maintainers::login, schema::repository_maintainers::source, schema::repository_maintainers::since))
+                    .load(c)
+                    .unwrap()
+            })
+            .await;
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("Bo-b".to_string(), "file".to_string(), d("2026-01-01")),
+                ("ana".to_string(), "file".to_string(), d("2026-01-01")),
+                ("cy".to_string(), "team".to_string(), d("2026-02-01")),
+                ("dee".to_string(), "team".to_string(), d("2026-02-01")),
+                ("max".to_string(), "file".to_string(), d("2026-07-15")),
+            ]
+        );
+    }
+
     async fn file_imports_are_all_or_nothing_and_excluded_repositories_count_nowhere(backend) {
         let app = TestApp::spawn(backend).await;
         let (council, _token, _) = setup(&app).await;
