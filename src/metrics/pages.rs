@@ -39,6 +39,10 @@ struct ListPage {
     groups: Vec<(String, Vec<OverviewRow>)>,
     can_define: bool,
     filtered: bool,
+    page: usize,
+    pages: usize,
+    /// The filter's query string, for the page links.
+    query: String,
 }
 
 impl ListPage {
@@ -51,12 +55,21 @@ impl ListPage {
 pub struct ListQuery {
     priority: Option<i64>,
     initiative: Option<i64>,
+    page: Option<usize>,
 }
 
 pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let filter = MetricFilter { priority_id: query.priority, initiative_id: query.initiative, as_of: None };
     let filtered = query.priority.is_some() || query.initiative.is_some();
-    let rows = db.run(move |conn| service::list_metrics(conn, &filter)).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let (rows, pages) = db.run(move |conn| service::list_metrics_page(conn, &filter, page)).await?;
+    let mut links = Vec::new();
+    if let Some(p) = query.priority {
+        links.push(format!("priority={p}"));
+    }
+    if let Some(i) = query.initiative {
+        links.push(format!("initiative={i}"));
+    }
     let mut groups: Vec<(String, Vec<OverviewRow>)> = Vec::new();
     for summary in rows {
         let title = summary.priority.clone().unwrap_or_else(|| "Not tied to a priority".into());
@@ -67,7 +80,15 @@ pub async fn list(ctx: PageContext, db: web::Data<Db>, query: web::Query<ListQue
             None => groups.push((title, vec![OverviewRow { summary, spark }])),
         }
     }
-    render(&ListPage { layout: ctx.layout("Outcome metrics"), groups, can_define: is_council(&ctx), filtered })
+    render(&ListPage {
+        layout: ctx.layout("Outcome metrics"),
+        groups,
+        can_define: is_council(&ctx),
+        filtered,
+        page: page.min(pages),
+        pages,
+        query: links.join("&"),
+    })
 }
 
 // ----------------------------------------------------------------------------------------------- one metric

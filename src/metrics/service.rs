@@ -398,6 +398,21 @@ pub fn list_metrics(conn: &mut DbConn, filter: &MetricFilter) -> Result<Vec<Metr
     Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 
+/// Metrics on a page of the overview.
+pub const PAGE_SIZE: usize = 25;
+
+/// One page of [`list_metrics`] and how many pages there are.
+pub fn list_metrics_page(
+    conn: &mut DbConn,
+    filter: &MetricFilter,
+    page: usize,
+) -> Result<(Vec<MetricSummary>, usize), ServiceError> {
+    let all = list_metrics(conn, filter)?;
+    let pages = all.len().div_ceil(PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    Ok((all.into_iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE).collect(), pages))
+}
+
 /// An observation with who recorded it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ObservationView {

@@ -76,6 +76,38 @@ fn metric_body(slug: &str, direction: &str, baseline: &str, target: &str) -> Val
 }
 
 backend_tests! {
+    async fn the_overview_comes_a_page_at_a_time(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (council, _, _) = setup(&app).await;
+        let c = council.id;
+        app.with_conn(move |conn| {
+            for n in 0..30 {
+                let input = steward::metrics::service::MetricInput {
+                    slug: format!("metric-{n:02}"),
+                    name: format!("Metric number {n:02}"),
+                    unit: "count".into(),
+                    direction: "higher".into(),
+                    baseline: "1".into(),
+                    baseline_on: "2026-01-01".into(),
+                    target: "2".into(),
+                    target_on: "2027-01-01".into(),
+                    source: "manual".into(),
+                    expected_interval_days: "90".into(),
+                    ..Default::default()
+                };
+                steward::metrics::service::create_metric(conn, c, &input).unwrap();
+            }
+        })
+        .await;
+        let b = app.browser_signed_in(&council).await;
+        let (_, first) = b.get("/metrics").await;
+        assert!(first.contains("Page 1 of 2") && first.contains("Metric number 24") && !first.contains("Metric number 25"));
+        let (_, second) = b.get("/metrics?page=2").await;
+        assert!(second.contains("Page 2 of 2") && second.contains("Metric number 29") && !second.contains("Metric number 00"));
+        let (status, beyond) = b.get("/metrics?page=9").await;
+        assert!(status == 200 && beyond.contains("Page 2 of 2"), "a page past the end shows the last");
+    }
+
     async fn a_metric_is_defined_with_clear_errors_for_bad_input(backend) {
         let app = TestApp::spawn(backend).await;
         let (_, token, priority) = setup(&app).await;
