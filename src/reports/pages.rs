@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::model::Section;
 use super::period::Frequency;
-use super::service::{self, Recipient, ReportPage, ReportRow, Schedule, ScheduleInput, SendRun};
+use super::service::{self, Recipient, ReportPage, ReportRow, Schedule, ScheduleInput, SendPlan, SendRun};
 use crate::accounts::{PageContext, Role};
 use crate::audit::Actor;
 use crate::config::{Config, SigningKey};
@@ -254,35 +254,17 @@ pub async fn my_email(
 #[template(path = "reports/send.html")]
 struct SendPage {
     layout: Layout,
-    period: String,
-    label: String,
-    subscribed: usize,
-    unsubscribed: usize,
-    already_sent: bool,
+    plan: SendPlan,
     error: Option<String>,
 }
 
 async fn send_page(ctx: &PageContext, db: &Db, code: String, error: Option<String>) -> Result<SendPage, AppError> {
-    let (viewer, foundation, c) = (ctx.user()?.clone(), ctx.site.name.clone(), code.clone());
-    let (page, recipients) = db
-        .run(move |conn| {
-            Ok::<_, ServiceError>((service::show(conn, &viewer, &c, &foundation)?, service::recipients(conn)?))
-        })
-        .await?;
-    let subscribed = recipients.iter().filter(|r| r.subscribed).count();
+    let plan = db.run(move |conn| service::send_plan(conn, &code)).await?;
     let layout = ctx
-        .layout(format!("Send the {code} report"))
+        .layout(format!("Send the {} report", plan.period))
         .crumb("Reports", "/reports")
-        .crumb(code.clone(), format!("/reports/{code}"));
-    Ok(SendPage {
-        layout,
-        label: page.view.content.label.clone(),
-        already_sent: page.report.as_ref().is_some_and(|r| r.sent_at.is_some()),
-        period: page.period,
-        subscribed,
-        unsubscribed: recipients.len() - subscribed,
-        error,
-    })
+        .crumb(plan.period.clone(), format!("/reports/{}", plan.period));
+    Ok(SendPage { layout, plan, error })
 }
 
 pub async fn confirm_send(

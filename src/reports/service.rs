@@ -143,11 +143,23 @@ fn day_start(d: NaiveDate) -> NaiveDateTime {
 
 /// What a report for `period` says, computed now from the ledger, funding, metrics and surveys, and each
 /// organization's own section.
+/// Whose own sections [`build`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Organizations {
+    /// Every active or lapsed organization's (generation freezes them all).
+    All,
+    /// One organization's (a live preview for one reader).
+    Only(i64),
+    /// Nobody's (a live page for the treasurer, council or admins).
+    NoOne,
+}
+
 pub fn build(
     conn: &mut DbConn,
     period: &Period,
     sections: &[Section],
     foundation: &str,
+    whose: Organizations,
 ) -> Result<(ReportContent, Vec<PersonalSection>), ServiceError> {
     let (start, end) = (period.starts_on(), period.ends_on());
     let has = |s: Section| sections.contains(&s);
@@ -188,8 +200,8 @@ pub fn build(
     let initiatives =
         if has(Section::Initiatives) { Some(initiative_section(conn, period, &metric_lines)?) } else { None };
     let survey = if has(Section::Survey) { Some(survey_section(conn, period)?) } else { None };
-    let personal = if has(Section::Personal) {
-        personal_sections(conn, period, year.as_ref().map(|y| y.id), survey.as_ref())?
+    let personal = if has(Section::Personal) && whose != Organizations::NoOne {
+        personal_sections(conn, period, year.as_ref().map(|y| y.id), survey.as_ref(), whose)?
     } else {
         Vec::new()
     };
@@ -381,11 +393,19 @@ fn personal_sections(
     period: &Period,
     year_id: Option<i64>,
     survey: Option<&SurveySection>,
+    whose: Organizations,
 ) -> Result<Vec<PersonalSection>, ServiceError> {
     let end = period.ends_on();
-    let orgs: Vec<(crate::members::model::Member, Option<(String, String)>)> = members::table
+    let mut q = members::table
         .left_join(membership_tiers::table)
         .filter(members::status.eq_any(["active", "lapsed"]))
+        .into_boxed();
+    let mut bills_q = invoices::table.into_boxed();
+    if let Organizations::Only(id) = whose {
+        q = q.filter(members::id.eq(id));
+        bills_q = bills_q.filter(invoices::member_id.eq(id));
+    }
+    let orgs: Vec<(crate::members::model::Member, Option<(String, String)>)> = q
         .order(members::name)
         .select((
             crate::members::model::Member::as_select(),
@@ -393,7 +413,7 @@ fn personal_sections(
         ))
         .load(conn)?;
     let bills: Vec<crate::dues::model::Invoice> = match year_id {
-        Some(y) => invoices::table
+        Some(y) => bills_q
             .filter(invoices::fiscal_year_id.eq(y))
             .filter(invoices::status.ne("void"))
             .order(invoices::number)
@@ -541,13 +561,17 @@ pub fn generate(
             ),
         ));
     }
+    // Generated before (the scheduler asks every 15 minutes): nothing to write.
+    if let Some(report) = find_row(conn, &period.code())?.filter(|r| r.content.is_some()) {
+        return Ok(Generated { report, created: false });
+    }
     let schedule = schedule(conn)?;
     db::write_transaction(conn, |conn| {
         let report = hold_row(conn, period)?;
         if report.content.is_some() {
             return Ok(Generated { report, created: false });
         }
-        let (content, personal) = build(conn, period, &schedule.sections, foundation)?;
+        let (content, personal) = build(conn, period, &schedule.sections, foundation, Organizations::All)?;
         let json = serde_json::to_string(&content).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let now = db::now();
         let by = person(&actor);
@@ -769,7 +793,8 @@ fn view_for(
         }
         None => {
             let sections = schedule(conn)?.sections;
-            let (content, personal) = build(conn, period, &sections, foundation)?;
+            let whose = member_id.map(Organizations::Only).unwrap_or(Organizations::NoOne);
+            let (content, personal) = build(conn, period, &sections, foundation, whose)?;
             let personal = member_id.and_then(|m| personal.into_iter().find(|p| p.member_id == m));
             Ok(ReportView { content, foreword, changes, personal, live: true })
         }
@@ -806,6 +831,21 @@ pub struct ReportRow {
     pub published: bool,
 }
 
+impl ReportRow {
+    /// A report's row, or an untouched period's (upcoming, nothing sent).
+    fn of(period: &Period, report: Option<&Report>) -> ReportRow {
+        ReportRow {
+            period: period.code(),
+            label: period.label(),
+            status: report.map(|r| r.status()).unwrap_or("upcoming").to_string(),
+            generated_at: report.and_then(|r| r.generated_at),
+            sent_at: report.and_then(|r| r.sent_at),
+            recipients: report.map(|r| r.recipients).unwrap_or(0),
+            published: report.is_some_and(|r| r.published),
+        }
+    }
+}
+
 /// Reports newest first: sent ones for representatives; for the others every report and the period in
 /// progress.
 pub fn list(conn: &mut DbConn, viewer: &Identity, today: NaiveDate) -> Result<Vec<ReportRow>, ServiceError> {
@@ -814,31 +854,12 @@ pub fn list(conn: &mut DbConn, viewer: &Identity, today: NaiveDate) -> Result<Ve
     let mut out: Vec<ReportRow> = rows
         .into_iter()
         .filter(|r| staff || r.sent_at.is_some())
-        .map(|r| ReportRow {
-            label: Period::parse(&r.period).map(|p| p.label()).unwrap_or_default(),
-            status: r.status().to_string(),
-            period: r.period,
-            generated_at: r.generated_at,
-            sent_at: r.sent_at,
-            recipients: r.recipients,
-            published: r.published,
-        })
+        .filter_map(|r| Period::parse(&r.period).ok().map(|p| ReportRow::of(&p, Some(&r))))
         .collect();
     if staff {
         let next = schedule(conn)?.next_period(today);
         if !out.iter().any(|r| r.period == next.code()) {
-            out.insert(
-                0,
-                ReportRow {
-                    period: next.code(),
-                    label: next.label(),
-                    status: "upcoming".into(),
-                    generated_at: None,
-                    sent_at: None,
-                    recipients: 0,
-                    published: false,
-                },
-            );
+            out.insert(0, ReportRow::of(&next, None));
         }
     }
     Ok(out)
@@ -863,28 +884,9 @@ pub fn document(
     foundation: &str,
 ) -> Result<ReportDocument, ServiceError> {
     let page = show(conn, viewer, code, foundation)?;
-    let row = match &page.report {
-        Some(r) => ReportRow {
-            period: r.period.clone(),
-            label: page.view.content.label.clone(),
-            status: r.status().into(),
-            generated_at: r.generated_at,
-            sent_at: r.sent_at,
-            recipients: r.recipients,
-            published: r.published,
-        },
-        None => ReportRow {
-            period: page.period.clone(),
-            label: page.view.content.label.clone(),
-            status: "upcoming".into(),
-            generated_at: None,
-            sent_at: None,
-            recipients: 0,
-            published: false,
-        },
-    };
+    let period = parse_period(&page.period)?;
     Ok(ReportDocument {
-        report: row,
+        report: ReportRow::of(&period, page.report.as_ref()),
         foreword: page.view.foreword,
         changes: page.view.changes,
         content: page.view.content,
@@ -937,6 +939,33 @@ pub fn preview(
     let view = view_for(conn, &period, report.as_ref(), Some(recipient.member_id), &mail.site_name)?;
     let rendered = render_for(&recipient, view, &period.code(), mail)?;
     Ok((recipient, rendered))
+}
+
+/// What the send confirmation says: who gets it, and whether it went before.
+#[derive(Clone, Debug)]
+pub struct SendPlan {
+    pub period: String,
+    pub label: String,
+    pub subscribed: usize,
+    pub unsubscribed: usize,
+    pub already_sent: bool,
+}
+
+pub fn send_plan(conn: &mut DbConn, code: &str) -> Result<SendPlan, ServiceError> {
+    let period = Period::parse(code).map_err(|_| ServiceError::NotFound("report"))?;
+    let report = find_row(conn, &period.code())?;
+    if report.is_none() && period.starts_on() > db::now().date() {
+        return Err(ServiceError::NotFound("report"));
+    }
+    let recipients = recipients(conn)?;
+    let subscribed = recipients.iter().filter(|r| r.subscribed).count();
+    Ok(SendPlan {
+        period: period.code(),
+        label: period.label(),
+        subscribed,
+        unsubscribed: recipients.len() - subscribed,
+        already_sent: report.is_some_and(|r| r.sent_at.is_some()),
+    })
 }
 
 /// What sending did.

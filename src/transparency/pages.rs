@@ -72,12 +72,7 @@ pub async fn feed(
     config: web::Data<Config>,
 ) -> Result<HttpResponse, AppError> {
     let foundation = site.get(&db).await?.name;
-    let reports = db
-        .run(|conn| {
-            service::page(conn)?;
-            service::published(conn)
-        })
-        .await?;
+    let reports = db.run(service::feed).await?;
     let newest = reports.iter().map(|r| r.sent_at).max().unwrap_or_default();
     let feed = Feed {
         foundation,

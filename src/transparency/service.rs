@@ -168,6 +168,12 @@ pub fn page(conn: &mut DbConn) -> Result<PublicPage, ServiceError> {
     })
 }
 
+/// The Atom feed's entries: the published reports, while the page is on.
+pub fn feed(conn: &mut DbConn) -> Result<Vec<PublishedReport>, ServiceError> {
+    require_enabled(conn)?;
+    published(conn)
+}
+
 /// Sent reports marked published, newest first.
 pub fn published(conn: &mut DbConn) -> Result<Vec<PublishedReport>, ServiceError> {
     let rows: Vec<(String, Option<NaiveDateTime>)> = reports::table
