@@ -270,6 +270,8 @@ pub struct Config {
     pub pool_timeout: Duration,
     /// A session ends after this long without a request.
     pub session_idle: Duration,
+    /// Password sign-ins one client address may try per 15 minutes (a shared office NAT may need more).
+    pub sign_in_per_ip: u32,
     /// The GitHub REST API the community-health collector reads (GitHub Enterprise: its `/api/v3`).
     pub github_api_url: String,
     /// The token it reads with; unset, only public data and a low rate limit.
@@ -372,6 +374,7 @@ impl Config {
         let pool_timeout = Duration::from_secs(parse_number(&get, "STEWARD_DB_TIMEOUT_SECONDS", 5, 1, 300)?.into());
         let session_idle =
             Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
+        let sign_in_per_ip = parse_number(&get, "STEWARD_SIGN_IN_PER_IP", 30, 1, 1_000_000)?;
 
         let github_api_url =
             check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
@@ -391,6 +394,7 @@ impl Config {
             pool_size,
             pool_timeout,
             session_idle,
+            sign_in_per_ip,
             github_api_url,
             github_token,
         })

@@ -898,8 +898,11 @@ fn acting_as(conn: &mut DbConn, email: &str) -> Result<Identity, ServiceError> {
 fn seed_accounts(conn: &mut DbConn) -> Result<(), ServiceError> {
     let hash = crate::accounts::password::hash_blocking(DEMO_PASSWORD)
         .map_err(|e| ServiceError::Internal(format!("hashing the demo password: {e}")))?;
-    let policy =
-        SessionPolicy { idle: std::time::Duration::from_secs(60), absolute: std::time::Duration::from_secs(60) };
+    let policy = SessionPolicy {
+        idle: std::time::Duration::from_secs(60),
+        absolute: std::time::Duration::from_secs(60),
+        sign_ins_per_ip: 30,
+    };
     let add_user = |conn: &mut DbConn, email: &str, name: &str, roles: &[Role], member_id: Option<i64>| {
         let input =
             InviteInput { email: email.to_string(), display_name: name.to_string(), roles: roles.to_vec(), member_id };

@@ -159,6 +159,35 @@ enum MailCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// A large foundation (1,000 organizations, 100,000 ledger entries, 30,000 survey responses...) served by
+    /// `steward serve` and loaded with wrk over loopback, on SQLite and PostgreSQL: throughput, p50/p99 of the
+    /// main pages and API reads beside a no-database route, sign-ins, heavy aggregates, memory, disk.
+    Web {
+        /// sqlite, postgres or both.
+        #[arg(long, default_value = "both")]
+        backend: String,
+        /// A PostgreSQL server where the bench creates and then drops its own scratch database.
+        #[arg(long, env = "STEWARD_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres_url: String,
+        /// The foundation's size: 1 is the full size; 0.1 a tenth of everything, for a quick look.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Seconds each load runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent clients, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,128")]
+        clients: Vec<u32>,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// The wrk binary to load with.
+        #[arg(long, default_value = "wrk")]
+        wrk: String,
+        /// Keep the seeded SQLite file afterwards (its path is printed).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Generate, send and deliver a quarter's progress report for a foundation of this many organizations.
     Report {
         #[arg(long, default_value_t = 1_000)]
@@ -258,6 +287,22 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Report { command } => Ok(run_report(command)?),
         Command::Collect { command } => run_collect(command),
         Command::Import { command } => run_import(command),
+        Command::Bench {
+            command: BenchCommand::Web { backend, postgres_url, scale, seconds, clients, json, wrk, keep },
+        } => {
+            let backends = bench::web::Backend::parse(&backend)
+                .map_err(|m| BenchError::from(steward::config::ConfigError::new("--backend", m)))?;
+            Ok(bench::web::run(&bench::web::Options {
+                backends,
+                postgres_url,
+                scale,
+                seconds,
+                clients,
+                json,
+                wrk,
+                keep,
+            })?)
+        }
         Command::Bench { command: BenchCommand::Mail { messages, database_url, concurrency, batch_size } } => {
             // Quiet unless asked: a log line per message would be part of what is measured.
             if std::env::var_os("RUST_LOG").is_some() {

@@ -16,7 +16,10 @@ pub struct Limit {
     pub window: Duration,
 }
 
-pub const SIGN_IN_PER_IP: Limit = Limit { bucket: "sign-in:ip", max: 30, window: Duration::from_secs(15 * 60) };
+/// Password sign-ins per client address: `max` per 15 minutes (`STEWARD_SIGN_IN_PER_IP`, 30 by default).
+pub fn sign_in_per_ip(max: u32) -> Limit {
+    Limit { bucket: "sign-in:ip", max: i32::try_from(max).unwrap_or(i32::MAX), window: Duration::from_secs(15 * 60) }
+}
 pub const RESET_PER_IP: Limit = Limit { bucket: "reset:ip", max: 10, window: Duration::from_secs(15 * 60) };
 pub const RESET_PER_EMAIL: Limit = Limit { bucket: "reset:email", max: 3, window: Duration::from_secs(3600) };
 pub const TOKEN_LINK_PER_IP: Limit = Limit { bucket: "link:ip", max: 30, window: Duration::from_secs(15 * 60) };

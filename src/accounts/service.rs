@@ -199,7 +199,7 @@ pub async fn sign_in(
     let lookup_key = key.clone();
     let user = db
         .run(move |conn| {
-            rate_limit::hit(conn, rate_limit::SIGN_IN_PER_IP, &ip)?;
+            rate_limit::hit(conn, rate_limit::sign_in_per_ip(policy.sign_ins_per_ip), &ip)?;
             if let Some(retry_after) = locked_for(conn, &lookup_key)? {
                 return Err(ServiceError::RateLimited { retry_after });
             }

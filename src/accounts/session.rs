@@ -23,11 +23,17 @@ use crate::web::AppError;
 pub struct SessionPolicy {
     pub idle: Duration,
     pub absolute: Duration,
+    /// Password sign-ins per client address per 15 minutes.
+    pub sign_ins_per_ip: u32,
 }
 
 impl SessionPolicy {
     pub fn from_config(config: &Config) -> Self {
-        Self { idle: config.session_idle, absolute: Duration::from_secs(12 * 3600) }
+        Self {
+            idle: config.session_idle,
+            absolute: Duration::from_secs(12 * 3600),
+            sign_ins_per_ip: config.sign_in_per_ip,
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 
 pub mod mail;
 pub mod report;
+pub mod seed;
 pub mod smtp_sink;
+pub mod web;
 
 use crate::config::ConfigError;
 use crate::db::DbError;

@@ -388,6 +388,25 @@ pub fn list_invoices(
     Ok((rows, total))
 }
 
+/// What the overdue invoices the viewer may see still owe, per currency (currency, minor units), summed by
+/// the database.
+pub fn overdue_owed(conn: &mut DbConn, viewer: &Identity) -> Result<Vec<(String, i64)>, ServiceError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let today = db::now().date();
+    let mut q = invoices::table
+        .filter(invoices::status.eq("open"))
+        .filter(invoices::due_on.lt(today))
+        .group_by(invoices::currency)
+        .select((invoices::currency, sql::<BigInt>("CAST(SUM(amount_minor - paid_minor) AS BIGINT)")))
+        .order(invoices::currency)
+        .into_boxed();
+    if !viewer.has_any(&[Role::Treasurer, Role::Council, Role::Admin]) {
+        q = q.filter(invoices::member_id.eq(viewer.member_id.unwrap_or(-1)));
+    }
+    Ok(q.load(conn)?)
+}
+
 /// Invoices as CSV, cells neutralised against formulas.
 pub fn export_csv(conn: &mut DbConn, viewer: &Identity) -> Result<String, ServiceError> {
     let filter = InvoiceFilter { page: 1, ..Default::default() };

@@ -262,12 +262,6 @@ impl YearBalance {
     }
 }
 
-/// Transfers move money between funds inside the foundation: they count in a fund's balance, never as
-/// money in or out of the foundation.
-fn is_transfer(kind: &str, transfer_of: Option<i64>) -> bool {
-    kind == "transfer" || transfer_of.is_some()
-}
-
 /// In, out and balance of a set of (kind, transfer_of, reverses, base amount) rows. A reversal counts on the
 /// side of what it reverses, so a voided payment is less money in, not money out.
 fn sum_in_out(rows: &[&EntrySums]) -> (i64, i64, i64) {
@@ -296,6 +290,8 @@ struct EntrySums {
     month: String,
     /// Money in (or the reversal of money in).
     income: bool,
+    /// Transfers move money between funds inside the foundation: they count in a fund's balance, never as
+    /// money in or out of the foundation.
     transfer: bool,
     base_amount_minor: i64,
 }
@@ -311,7 +307,10 @@ fn entry_sums_within(
     year_id: Option<i64>,
     dates: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<Vec<EntrySums>, ServiceError> {
-    type Row = (i64, i64, Option<i64>, NaiveDate, String, Option<i64>, Option<i64>, i64);
+    use std::collections::HashMap;
+    // Read from one index (`ledger_entries_sums`) and summed here: a database GROUP BY sorts every row first and
+    // is slower than this on SQLite. Kinds are not read as text: the database says whether an entry is a transfer.
+    let is_transfer = ledger_entries::kind.eq("transfer").or(ledger_entries::transfer_of_entry_id.is_not_null());
     let mut q = ledger_entries::table.into_boxed();
     if let Some(y) = year_id {
         q = q.filter(ledger_entries::fiscal_year_id.eq(y));
@@ -319,53 +318,46 @@ fn entry_sums_within(
     if let Some((from, to)) = dates {
         q = q.filter(ledger_entries::entry_date.ge(from)).filter(ledger_entries::entry_date.le(to));
     }
+    type Row = (i64, Option<i64>, NaiveDate, i64, bool, Option<i64>);
     let rows: Vec<Row> = q
         .select((
-            ledger_entries::id,
             ledger_entries::fiscal_year_id,
             ledger_entries::priority_id,
             ledger_entries::entry_date,
-            ledger_entries::kind,
-            ledger_entries::reverses_entry_id,
-            ledger_entries::transfer_of_entry_id,
             ledger_entries::base_amount_minor,
+            is_transfer,
+            ledger_entries::reverses_entry_id,
         ))
         .load(conn)?;
-    // Reversals are looked up by the id of what they reverse; that may lie in another year, so fetch those too.
-    let by_id: std::collections::HashMap<i64, (String, Option<i64>, i64)> =
-        rows.iter().map(|o| (o.0, (o.4.clone(), o.6, o.7))).collect();
-    let missing: Vec<i64> = rows.iter().filter_map(|r| r.5).filter(|id| !by_id.contains_key(id)).collect();
-    let originals: Vec<(i64, String, Option<i64>, i64)> = if missing.is_empty() {
-        Vec::new()
+    // A reversal counts on its original's side and as its kind; the original may lie in another year.
+    let reversed: Vec<i64> = rows.iter().filter_map(|r| r.5).collect();
+    let originals: HashMap<i64, (i64, bool)> = if reversed.is_empty() {
+        HashMap::new()
     } else {
         ledger_entries::table
-            .filter(ledger_entries::id.eq_any(&missing))
-            .select((
-                ledger_entries::id,
-                ledger_entries::kind,
-                ledger_entries::transfer_of_entry_id,
-                ledger_entries::base_amount_minor,
-            ))
-            .load(conn)?
+            .filter(ledger_entries::id.eq_any(&reversed))
+            .select((ledger_entries::id, ledger_entries::base_amount_minor, is_transfer))
+            .load::<(i64, i64, bool)>(conn)?
+            .into_iter()
+            .map(|(id, amount, transfer)| (id, (amount, transfer)))
+            .collect()
     };
-    let original_of = |id: i64| -> Option<(String, Option<i64>, i64)> {
-        by_id.get(&id).cloned().or_else(|| originals.iter().find(|o| o.0 == id).map(|o| (o.1.clone(), o.2, o.3)))
-    };
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let (kind, transfer_of, signed) = match r.5.and_then(original_of) {
-                Some((kind, transfer_of, original_amount)) => (kind, transfer_of, original_amount),
-                None => (r.4.clone(), r.6, r.7),
-            };
-            EntrySums {
-                fiscal_year_id: r.1,
-                priority_id: r.2,
-                month: r.3.format("%Y-%m").to_string(),
-                income: signed > 0,
-                transfer: is_transfer(&kind, transfer_of),
-                base_amount_minor: r.7,
-            }
+    // (year, fund, calendar year, month, money in, transfer) -> sum
+    type Group = (i64, Option<i64>, i32, u32, bool, bool);
+    let mut sums: HashMap<Group, i64> = HashMap::new();
+    for (year, priority, date, amount, transfer, reverses) in rows {
+        let (signed, transfer) = reverses.and_then(|id| originals.get(&id).copied()).unwrap_or((amount, transfer));
+        *sums.entry((year, priority, date.year(), date.month(), signed > 0, transfer)).or_default() += amount;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|((fiscal_year_id, priority_id, y, m, income, transfer), total)| EntrySums {
+            fiscal_year_id,
+            priority_id,
+            month: format!("{y:04}-{m:02}"),
+            income,
+            transfer,
+            base_amount_minor: total,
         })
         .collect())
 }
@@ -397,18 +389,21 @@ pub struct FundBalance {
 
 /// Balances per fund for one year (or all years), each summed from the entries.
 pub fn fund_balances(conn: &mut DbConn, year_id: Option<i64>) -> Result<Vec<FundBalance>, ServiceError> {
-    let sums = entry_sums(conn, year_id)?;
+    Ok(funds_of(&entry_sums(conn, year_id)?))
+}
+
+fn funds_of(sums: &[EntrySums]) -> Vec<FundBalance> {
     let mut funds: Vec<Option<i64>> = sums.iter().map(|r| r.priority_id).collect();
     funds.sort();
     funds.dedup();
-    Ok(funds
+    funds
         .into_iter()
         .map(|fund| {
             let rows: Vec<&EntrySums> = sums.iter().filter(|r| r.priority_id == fund).collect();
             let (money_in, money_out, balance) = sum_in_out(&rows);
             FundBalance { priority_id: fund, money_in, money_out, transfers: balance - money_in - money_out, balance }
         })
-        .collect())
+        .collect()
 }
 
 /// Money in and out of the foundation per month of a year (transfers between funds left out).
@@ -422,7 +417,19 @@ pub struct MonthTotals {
 
 /// Every month of the year, in order, including months with no entries.
 pub fn monthly(conn: &mut DbConn, year: &FiscalYear) -> Result<Vec<MonthTotals>, ServiceError> {
+    Ok(months_of(year, &entry_sums(conn, Some(year.id))?))
+}
+
+/// A year's months and its funds' balances, from one sum of its entries.
+pub fn year_figures(
+    conn: &mut DbConn,
+    year: &FiscalYear,
+) -> Result<(Vec<MonthTotals>, Vec<FundBalance>), ServiceError> {
     let sums = entry_sums(conn, Some(year.id))?;
+    Ok((months_of(year, &sums), funds_of(&sums)))
+}
+
+fn months_of(year: &FiscalYear, sums: &[EntrySums]) -> Vec<MonthTotals> {
     let mut months = Vec::new();
     let mut day = year.starts_on.with_day(1).unwrap_or(year.starts_on);
     while day <= year.ends_on {
@@ -435,7 +442,7 @@ pub fn monthly(conn: &mut DbConn, year: &FiscalYear) -> Result<Vec<MonthTotals>,
             None => break,
         };
     }
-    Ok(months)
+    months
 }
 
 /// Money in and out of the foundation on the days from `from` to `to`, both included, in the base currency

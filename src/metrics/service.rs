@@ -379,10 +379,14 @@ pub fn list_metrics(conn: &mut DbConn, filter: &MetricFilter) -> Result<Vec<Metr
     if filter.as_of.is_some() {
         observations.retain(|o| o.observed_on <= today);
     }
+    let mut by_metric: std::collections::HashMap<i64, Vec<Observation>> = Default::default();
+    for o in observations {
+        by_metric.entry(o.metric_id).or_default().push(o);
+    }
     let mut out: Vec<(Option<i32>, MetricSummary)> = rows
         .into_iter()
         .map(|(metric, priority, position)| {
-            let mine: Vec<Observation> = observations.iter().filter(|o| o.metric_id == metric.id).cloned().collect();
+            let mine: Vec<Observation> = by_metric.remove(&metric.id).unwrap_or_default();
             let summary = MetricSummary {
                 progress: progress::progress(&metric, &mine, today),
                 points: mine.iter().map(|o| (o.observed_on, o.value_milli)).collect(),

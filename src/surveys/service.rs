@@ -2,7 +2,7 @@
 //! the outbox), answering by link (drafts, changes until close, one answer per organization where asked),
 //! closing (survey-fed metrics get their values), and results.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -548,7 +548,53 @@ fn submitted_answers(conn: &mut DbConn, question_id: i64) -> Result<Vec<(Option<
         .order(survey_responses::id)
         .select((survey_responses::tier_id, survey_answers::value))
         .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(t, v)| serde_json::from_str(&v).ok().map(|a| (t, a))).collect())
+    Ok(rows.into_iter().filter_map(|(t, v)| parse_answer(&v).map(|a| (t, a))).collect())
+}
+
+/// Answers with the tier of the organization that gave each.
+type TieredAnswers = Vec<(Option<i64>, Answer)>;
+
+/// Every submitted answer to these questions (of any surveys), per question id: two queries however many
+/// questions, each reading an index only.
+fn submitted_answers_of(conn: &mut DbConn, question_ids: &[i64]) -> Result<HashMap<i64, TieredAnswers>, ServiceError> {
+    let survey_ids =
+        survey_questions::table.filter(survey_questions::id.eq_any(question_ids)).select(survey_questions::survey_id);
+    let tiers: HashMap<i64, Option<i64>> = survey_responses::table
+        .filter(survey_responses::survey_id.eq_any(survey_ids))
+        .filter(survey_responses::status.eq("submitted"))
+        .select((survey_responses::id, survey_responses::tier_id))
+        .load::<(i64, Option<i64>)>(conn)?
+        .into_iter()
+        .collect();
+    let rows: Vec<(i64, i64, String)> = survey_answers::table
+        .filter(survey_answers::question_id.eq_any(question_ids))
+        .select((survey_answers::question_id, survey_answers::response_id, survey_answers::value))
+        .load(conn)?;
+    let mut by_question: HashMap<i64, TieredAnswers> = HashMap::new();
+    for (question, response, value) in rows {
+        // Answers of responses not submitted (drafts) do not count.
+        let Some(tier) = tiers.get(&response) else { continue };
+        if let Some(answer) = parse_answer(&value) {
+            by_question.entry(question).or_default().push((*tier, answer));
+        }
+    }
+    Ok(by_question)
+}
+
+/// A stored answer: integers and lists of integers read directly (nearly every answer), anything else as JSON.
+fn parse_answer(value: &str) -> Option<Answer> {
+    let integer = |t: &str| if t.starts_with('+') { None } else { t.parse::<i64>().ok() };
+    if let Some(n) = integer(value) {
+        return Some(Answer::Number(n));
+    }
+    if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        let list: Option<Vec<i64>> =
+            if inner.is_empty() { Some(Vec::new()) } else { inner.split(',').map(|p| integer(p.trim())).collect() };
+        if let Some(list) = list {
+            return Some(Answer::List(list));
+        }
+    }
+    serde_json::from_str(value).ok()
 }
 
 /// Sends the reminders that are due: for each open survey and each of its reminder days that has come, one
@@ -1109,28 +1155,37 @@ pub struct SurveyRow {
 }
 
 pub fn list_surveys(conn: &mut DbConn) -> Result<Vec<SurveyRow>, ServiceError> {
+    use diesel::dsl::count_star;
     let all: Vec<Survey> = surveys::table.order(surveys::opens_at.desc()).select(Survey::as_select()).load(conn)?;
-    all.into_iter()
-        .map(|survey| {
-            let id = survey.id;
-            Ok(SurveyRow {
-                questions: survey_questions::table
-                    .filter(survey_questions::survey_id.eq(id))
-                    .count()
-                    .get_result(conn)?,
-                invited: survey_invitations::table
-                    .filter(survey_invitations::survey_id.eq(id))
-                    .count()
-                    .get_result(conn)?,
-                answered: survey_responses::table
-                    .filter(survey_responses::survey_id.eq(id))
-                    .filter(survey_responses::status.eq("submitted"))
-                    .count()
-                    .get_result(conn)?,
-                survey,
-            })
+    // Three grouped counts for every survey at once, not three queries per survey.
+    let questions: HashMap<i64, i64> = survey_questions::table
+        .group_by(survey_questions::survey_id)
+        .select((survey_questions::survey_id, count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let invited: HashMap<i64, i64> = survey_invitations::table
+        .group_by(survey_invitations::survey_id)
+        .select((survey_invitations::survey_id, count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let answered: HashMap<i64, i64> = survey_responses::table
+        .filter(survey_responses::status.eq("submitted"))
+        .group_by(survey_responses::survey_id)
+        .select((survey_responses::survey_id, count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(all
+        .into_iter()
+        .map(|survey| SurveyRow {
+            questions: questions.get(&survey.id).copied().unwrap_or(0),
+            invited: invited.get(&survey.id).copied().unwrap_or(0),
+            answered: answered.get(&survey.id).copied().unwrap_or(0),
+            survey,
         })
-        .collect()
+        .collect())
 }
 
 // -------------------------------------------------------------------------------------------------- results
@@ -1218,9 +1273,20 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         funding_priorities::table.select((funding_priorities::id, funding_priorities::title)).load(conn)?;
     let budget_shares = current_budget_shares(conn)?;
     let community = if survey.is_community() { Vec::new() } else { community_weights(conn, &survey.cycle)? };
+    // This survey's answers and those of the earlier questions they were copied from, read at once.
+    let earlier: Vec<i64> = qs.iter().filter_map(|q| q.copied_from).collect();
+    let earlier_cycles: HashMap<i64, String> = survey_questions::table
+        .inner_join(surveys::table)
+        .filter(survey_questions::id.eq_any(&earlier))
+        .select((survey_questions::id, surveys::cycle))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut all_answers =
+        submitted_answers_of(conn, &qs.iter().map(|q| q.id).chain(earlier.iter().copied()).collect::<Vec<_>>())?;
     let mut out = Vec::new();
     for q in qs {
-        let answers = submitted_answers(conn, q.id)?;
+        let answers = all_answers.remove(&q.id).unwrap_or_default();
         let numbers: Vec<i64> =
             answers.iter().filter_map(|(_, a)| if let Answer::Number(n) = a { Some(*n) } else { None }).collect();
         let lists: Vec<Vec<i64>> =
@@ -1308,14 +1374,16 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
             }
         }
         if let Some(earlier) = q.copied_from {
-            let cycle: Option<String> = survey_questions::table
-                .inner_join(surveys::table)
-                .filter(survey_questions::id.eq(earlier))
-                .select(surveys::cycle)
-                .first(conn)
-                .optional()?;
-            if let Some(cycle) = cycle {
-                let before = submitted_numbers(conn, earlier)?;
+            if let Some(cycle) = earlier_cycles.get(&earlier).cloned() {
+                let before: Vec<i64> = all_answers
+                    .get(&earlier)
+                    .map(|answers| {
+                        answers
+                            .iter()
+                            .filter_map(|(_, a)| if let Answer::Number(n) = a { Some(*n) } else { None })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let value = if q.kind == "nps" {
                     stats::nps(&before).score
                 } else {
@@ -1449,4 +1517,40 @@ pub fn responses_csv(conn: &mut DbConn, id: i64) -> Result<String, ServiceError>
         rows.into_iter().map(|(org, person, q, v)| vec![org.unwrap_or_default(), person.unwrap_or_default(), q, v]),
     );
     csv_string(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_read_directly_equal_answers_read_as_json() {
+        for stored in [
+            "4",
+            "-3",
+            "0",
+            "10",
+            "[]",
+            "[1,2,3]",
+            "[ 2, 0 ]",
+            "[40,60]",
+            "\"a text\"",
+            "\"4\"",
+            "\"[1]\"",
+            "4.5",
+            "+4",
+            "[1,,2]",
+            "[\"a\"]",
+            "[1.5]",
+            "null",
+            "",
+            "{\"a\":1}",
+            " 7",
+            "9223372036854775807",
+        ] {
+            let direct = parse_answer(stored);
+            let json: Option<Answer> = serde_json::from_str(stored).ok();
+            assert_eq!(direct, json, "{stored:?}");
+        }
+    }
 }

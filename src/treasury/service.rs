@@ -52,7 +52,7 @@ pub fn dashboard(
     let years = ledger::list_years(conn)?;
     let year = ledger::year_to_show(conn, year_id)?;
     let Some(year) = year else { return Ok(None) };
-    let months = ledger::monthly(conn, &year)?;
+    let (months, funds) = ledger::year_figures(conn, &year)?;
     let (open_disbursements, open_disbursement_count) =
         disbursements::list(conn, &DisbursementFilter { status: "open".into(), page: 1, ..Default::default() })?;
     let (overdue_rows, overdue_count) =
@@ -67,8 +67,8 @@ pub fn dashboard(
         money_in_minor: months.iter().map(|m| m.money_in).sum(),
         money_out_minor: months.iter().map(|m| m.money_out).sum(),
         budgets: funding::budget_overview(conn, year.id)?,
-        funds: ledger::fund_balances(conn, Some(year.id))?,
-        overdue_owed: overdue_owed(conn, viewer)?,
+        funds,
+        overdue_owed: dues::overdue_owed(conn, viewer)?,
         months,
         open_disbursements,
         open_disbursement_count,
@@ -77,25 +77,4 @@ pub fn dashboard(
         year,
         years,
     }))
-}
-
-/// What all overdue invoices still owe, every page of them, per currency.
-fn overdue_owed(conn: &mut DbConn, viewer: &Identity) -> Result<Vec<(String, i64)>, ServiceError> {
-    let mut owed: Vec<(String, i64)> = Vec::new();
-    let mut page = 1;
-    loop {
-        let (rows, count) =
-            dues::list_invoices(conn, viewer, &InvoiceFilter { status: "overdue".into(), page, ..Default::default() })?;
-        for (invoice, _) in &rows {
-            match owed.iter_mut().find(|(c, _)| *c == invoice.currency) {
-                Some((_, sum)) => *sum += invoice.open_minor(),
-                None => owed.push((invoice.currency.clone(), invoice.open_minor())),
-            }
-        }
-        if rows.is_empty() || page * dues::PAGE_SIZE >= count {
-            owed.sort();
-            return Ok(owed);
-        }
-        page += 1;
-    }
 }

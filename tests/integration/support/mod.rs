@@ -248,7 +248,11 @@ impl TestApp {
                 let (user, token) =
                     accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default()).expect("invite");
                 let hash = steward::accounts::password::hash_blocking(TEST_PASSWORD).unwrap();
-                let policy = SessionPolicy { idle: Duration::from_secs(60), absolute: Duration::from_secs(60) };
+                let policy = SessionPolicy {
+                    idle: Duration::from_secs(60),
+                    absolute: Duration::from_secs(60),
+                    sign_ins_per_ip: 30,
+                };
                 accounts::accept_invitation_with_hash(conn, &token, &e, &hash, &RequestMeta::default(), policy)
                     .expect("activate");
                 diesel::delete(schema::sessions::table.filter(schema::sessions::user_id.eq(user.id)))
