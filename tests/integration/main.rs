@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod admin;
 mod browser;
+mod check;
 mod cli;
 mod community;
 mod db;
