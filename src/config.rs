@@ -270,6 +270,8 @@ pub struct Config {
     pub pool_timeout: Duration,
     /// A session ends after this long without a request.
     pub session_idle: Duration,
+    /// A request's body must arrive within this long of its head (slow clients are cut off).
+    pub body_timeout: Duration,
     /// The GitHub REST API the community-health collector reads (GitHub Enterprise: its `/api/v3`).
     pub github_api_url: String,
     /// The token it reads with; unset, only public data and a low rate limit.
@@ -373,6 +375,14 @@ impl Config {
         let session_idle =
             Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
 
+        let body_timeout = parse_duration(
+            &get,
+            "STEWARD_BODY_TIMEOUT",
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        )?;
+
         let github_api_url =
             check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
                 .map_err(|m| ConfigError::new("STEWARD_GITHUB_API_URL", m))?;
@@ -391,6 +401,7 @@ impl Config {
             pool_size,
             pool_timeout,
             session_idle,
+            body_timeout,
             github_api_url,
             github_token,
         })

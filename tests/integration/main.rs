@@ -16,6 +16,7 @@ mod funding;
 mod harness;
 mod health;
 mod home;
+mod limits;
 mod mail;
 mod members;
 mod metrics;
