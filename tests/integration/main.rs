@@ -21,5 +21,6 @@ mod mail;
 mod members;
 mod metrics;
 mod pages;
+mod payloads;
 mod reports;
 mod surveys;
