@@ -14,7 +14,7 @@ use steward::db::schema::{
 use steward::db::DbConn;
 
 use crate::backend_tests;
-use crate::support::{steward_bin, Backend, TestDb};
+use crate::support::{steward_bin, Backend, TestApp, TestDb};
 
 /// How many invariants `steward check` verifies (one line each).
 const INVARIANTS: usize = 12;
@@ -244,5 +244,62 @@ backend_tests! {
             assert!(stderr.contains("invariants do not hold"), "{stderr}");
         }
         assert_eq!(expected.len(), INVARIANTS, "every invariant was broken once");
+    }
+}
+
+/// The invariant `steward check` found broken in the code: moving a representative to another organization
+/// (or taking the role away) left them the old organization's primary or billing contact.
+async fn representatives_hold(app: &TestApp) -> bool {
+    app.with_conn(|conn| {
+        let report = steward::check::run(conn).unwrap();
+        report.invariants.iter().find(|i| i.name == "representatives-own-rows").map(|i| i.holds()).unwrap()
+    })
+    .await
+}
+
+backend_tests! {
+    async fn a_representative_who_moves_is_no_longer_the_old_organizations_contact(backend) {
+        let app = TestApp::spawn(backend).await;
+        let alpha = app.create_member("alpha", "Alpha").await;
+        let beta = app.create_member("beta", "Beta").await;
+        let rep = app.create_user("rep@alpha.test", &[steward::accounts::Role::MemberRep], Some(alpha)).await;
+        let other = app.create_user("other@alpha.test", &[steward::accounts::Role::MemberRep], Some(alpha)).await;
+        let admin = app.create_user("admin@check.test", &[steward::accounts::Role::Admin], None).await;
+        let token = app.api_token_for(admin.id).await;
+        let rep_id = rep.id;
+        app.with_conn(move |conn| {
+            diesel::update(members::table.find(alpha))
+                .set((members::primary_contact_id.eq(rep_id), members::billing_contact_id.eq(rep_id)))
+                .execute(conn)
+                .unwrap()
+        })
+        .await;
+        assert!(representatives_hold(&app).await);
+
+        for (user, body) in [
+            (rep.id, serde_json::json!({ "roles": ["member_rep"], "member_id": beta })),
+            (other.id, serde_json::json!({ "roles": ["council"] })),
+        ] {
+            let res = app
+                .client
+                .patch(app.url(&format!("/api/v1/users/{user}")))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+            assert!(representatives_hold(&app).await, "after PATCH {body}");
+        }
+        let contacts: (Option<i64>, Option<i64>) = app
+            .with_conn(move |conn| {
+                members::table
+                    .find(alpha)
+                    .select((members::primary_contact_id, members::billing_contact_id))
+                    .first(conn)
+                    .unwrap()
+            })
+            .await;
+        assert_eq!(contacts, (None, None), "Alpha's contacts went with the representative who left");
     }
 }

@@ -125,8 +125,8 @@ backend_tests! {
         }
         let before = rss_kb();
         let cases: Vec<(&str, String, usize, bool, u16)> = vec![
-            ("50 MB form", head("POST /sign-in", &[form.clone()], Some(50 * MB)), 50 * MB, false, 413),
-            ("50 MB form, no length", head("POST /sign-in", &[form.clone()], None), 50 * MB, true, 413),
+            ("50 MB form", head("POST /sign-in", std::slice::from_ref(&form), Some(50 * MB)), 50 * MB, false, 413),
+            ("50 MB form, no length", head("POST /sign-in", std::slice::from_ref(&form), None), 50 * MB, true, 413),
             ("50 MB JSON", head("POST /api/v1/members", &[bearer.clone(), json.clone()], Some(50 * MB)), 50 * MB, false, 413),
             ("50 MB JSON, no length", head("POST /api/v1/members", &[bearer.clone(), json.clone()], None), 50 * MB, true, 413),
             ("2 MB JSON", head("POST /api/v1/members", &[bearer.clone(), json.clone()], Some(2 * MB)), 2 * MB, false, 413),
