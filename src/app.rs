@@ -17,7 +17,8 @@ use crate::db::{self, Db, DbError};
 use crate::mail::{self, Delivery, Mailer};
 use crate::settings::SiteCache;
 use crate::telemetry::RequestSpan;
-use crate::web::error::{bad_request_from, render_errors};
+use crate::web::error::{bad_request_from, form_error, json_error, render_errors};
+use crate::web::limits::{self, BodyLimits};
 use crate::web::{assets, flash, headers, AppError};
 use crate::{
     accounts, admin, audit, community, disbursements, dues, feedback, funding, health, home, ledger, members, metrics,
@@ -138,6 +139,20 @@ pub fn signing_key(config: &Config, db: &Db) -> Result<SigningKey, StartupError>
     crate::settings::service::secret_key(&mut conn).map(SigningKey).map_err(StartupError::SigningKey)
 }
 
+/// The request line and headers must arrive within this long of the connection (or of the previous request on
+/// it); a client that sends them slowly is disconnected.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest body of any route: the community-health import's files (32 MB) and their multipart framing.
+/// Larger bodies are refused from their `Content-Length` before a byte is read (`web::limits`).
+pub const MAX_BODY_BYTES: usize = 33 * 1024 * 1024;
+
+/// The largest JSON body the API reads.
+pub const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// The largest url-encoded form (as `accounts::csrf` reads it).
+pub const MAX_FORM_BYTES: usize = 256 << 10;
+
 /// Starts the server on `listener` with `workers` threads; the returned future runs until shutdown
 /// (SIGTERM or SIGINT, after in-flight requests finish).
 pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> Result<Server, StartupError> {
@@ -150,6 +165,7 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
     // Each blocking task holds a pooled connection (or hashes a password): more threads than that only wait,
     // and every idle thread keeps its own allocator arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers.max(1)) + 1;
+    let body_limits = web::Data::new(BodyLimits { max_bytes: MAX_BODY_BYTES, timeout: config.body_timeout });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(config.clone())
@@ -157,13 +173,15 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
             .app_data(site.clone())
             .app_data(key.clone())
             .app_data(hasher.clone())
-            .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(|e, _| bad_request_from(e)))
-            .app_data(web::FormConfig::default().limit(256 << 10).error_handler(|e, _| bad_request_from(e)))
+            .app_data(body_limits.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|e, _| json_error(e)))
+            .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|e, _| form_error(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))
             .app_data(web::PathConfig::default().error_handler(|e, _| bad_request_from(e)))
             .configure(|cfg| router().register(cfg))
             .default_service(web::to(not_found))
             .wrap(from_fn(csrf::protect))
+            .wrap(from_fn(limits::limit_body))
             .wrap(from_fn(flash::carry))
             .wrap(from_fn(render_errors))
             .wrap(Compress::default())
@@ -189,6 +207,8 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
             let _ = tcp.set_nodelay(true);
         }
     })
+    .client_request_timeout(HEAD_TIMEOUT)
+    .client_disconnect_timeout(Duration::from_secs(2))
     .shutdown_timeout(30)
     .listen(listener)
     .map_err(StartupError::Server)?

@@ -272,6 +272,8 @@ pub struct Config {
     pub session_idle: Duration,
     /// Password sign-ins one client address may try per 15 minutes (a shared office NAT may need more).
     pub sign_in_per_ip: u32,
+    /// A request's body must arrive within this long of its head (slow clients are cut off).
+    pub body_timeout: Duration,
     /// The GitHub REST API the community-health collector reads (GitHub Enterprise: its `/api/v3`).
     pub github_api_url: String,
     /// The token it reads with; unset, only public data and a low rate limit.
@@ -376,6 +378,14 @@ impl Config {
             Duration::from_secs(60 * u64::from(parse_number(&get, "STEWARD_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?));
         let sign_in_per_ip = parse_number(&get, "STEWARD_SIGN_IN_PER_IP", 30, 1, 1_000_000)?;
 
+        let body_timeout = parse_duration(
+            &get,
+            "STEWARD_BODY_TIMEOUT",
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        )?;
+
         let github_api_url =
             check_api_url(&get("STEWARD_GITHUB_API_URL").unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into()))
                 .map_err(|m| ConfigError::new("STEWARD_GITHUB_API_URL", m))?;
@@ -395,6 +405,7 @@ impl Config {
             pool_timeout,
             session_idle,
             sign_in_per_ip,
+            body_timeout,
             github_api_url,
             github_token,
         })

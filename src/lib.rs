@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod bench;
+pub mod check;
 pub mod community;
 pub mod config;
 pub mod db;

@@ -26,6 +26,9 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Verify the invariants of the data (budgets, ledger, invoices, surveys, report emails, audit log) on
+    /// the database in DATABASE_URL, changing nothing: one line per invariant; exit status 1 if any fails.
+    Check,
     /// Scheduled work, run by hand.
     Jobs {
         #[command(subcommand)]
@@ -226,6 +229,10 @@ enum CliError {
     Bench(#[from] BenchError),
     #[error("{0}")]
     Community(String),
+    #[error("DATABASE_URL: {0} migration(s) not applied; run `steward migrate` first")]
+    NotMigrated(usize),
+    #[error("{0} of {1} invariants do not hold")]
+    Invariants(usize, usize),
 }
 
 impl From<steward::config::ConfigError> for CliError {
@@ -281,6 +288,7 @@ fn run(command: Command) -> Result<(), CliError> {
             println!("{} migration(s) applied to {}", applied.len(), config.database_url.redacted());
             Ok(())
         }
+        Command::Check => run_check(),
         Command::Demo { db: path, bind } => Ok(run_demo(path, bind)?),
         Command::Mail { command: MailCommand::Deliver } => Ok(deliver_mail()?),
         Command::Jobs { command: JobsCommand::Run } => Ok(run_jobs()?),
@@ -330,6 +338,27 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn run_check() -> Result<(), CliError> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let db = app::connect(&config)?;
+    let mut conn = db.get().map_err(StartupError::Database)?;
+    let pending = steward::db::pending_migration_count(&mut conn).map_err(StartupError::Migration)?;
+    if pending > 0 {
+        return Err(CliError::NotMigrated(pending));
+    }
+    let report = steward::check::run(&mut conn).map_err(StartupError::Command)?;
+    for invariant in &report.invariants {
+        println!("{}", invariant.line());
+    }
+    let failed = report.invariants.iter().filter(|i| !i.holds()).count();
+    if failed > 0 {
+        return Err(CliError::Invariants(failed, report.invariants.len()));
+    }
+    println!("all {} invariants hold", report.invariants.len());
+    Ok(())
 }
 
 fn run_jobs() -> Result<(), StartupError> {

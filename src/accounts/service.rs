@@ -961,6 +961,15 @@ pub fn set_roles(
         diesel::update(users::table.find(user_id))
             .set((users::member_id.eq(member_id), users::updated_at.eq(db::now())))
             .execute(conn)?;
+        // Someone who no longer represents an organization is no longer its primary or billing contact (an
+        // organization's contacts are its representatives; `steward check` verifies it).
+        let kept = member_id.unwrap_or(0); // no organization has id 0
+        diesel::update(members::table.filter(members::primary_contact_id.eq(user_id)).filter(members::id.ne(kept)))
+            .set(members::primary_contact_id.eq(None::<i64>))
+            .execute(conn)?;
+        diesel::update(members::table.filter(members::billing_contact_id.eq(user_id)).filter(members::id.ne(kept)))
+            .set(members::billing_contact_id.eq(None::<i64>))
+            .execute(conn)?;
         audit::record(
             conn,
             Event::new(Actor::User(actor_id), "user.roles_changed")

@@ -38,6 +38,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("the request is larger than Steward accepts")]
     PayloadTooLarge,
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts; try again in {retry_after} seconds")]
@@ -63,6 +65,7 @@ impl AppError {
             Self::CsrfRejected => "Form expired",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PayloadTooLarge => "Payload too large",
+            Self::RequestTimeout => "Request timeout",
             Self::Conflict(_) => "Conflict",
             Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
@@ -120,6 +123,7 @@ impl ResponseError for AppError {
             Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -307,4 +311,22 @@ fn default_detail(status: StatusCode) -> &'static str {
 /// Turns actix's extractor errors (bad JSON, query or path) into our 400 with the parser's own words.
 pub fn bad_request_from(err: impl fmt::Display) -> actix_web::Error {
     AppError::BadRequest(err.to_string()).into()
+}
+
+/// A JSON body that cannot be used: 413 when it is too large, else 400 with the parser's words.
+pub fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::PayloadTooLarge.into(),
+        other => bad_request_from(other),
+    }
+}
+
+/// A url-encoded body that cannot be used: 413 when it is too large, else 400 with the parser's words.
+pub fn form_error(err: actix_web::error::UrlencodedError) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as E;
+    match err {
+        E::Overflow { .. } => AppError::PayloadTooLarge.into(),
+        other => bad_request_from(other),
+    }
 }

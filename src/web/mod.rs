@@ -8,6 +8,7 @@ pub mod flash;
 pub mod forms;
 pub mod headers;
 pub mod layout;
+pub mod limits;
 
 pub use crate::domain::FieldError;
 pub use error::AppError;
