@@ -219,7 +219,9 @@ impl Scratch {
                 let name = format!("steward_bench_{}", std::process::id());
                 let mut admin = diesel::PgConnection::establish(postgres_url)
                     .map_err(|e| ConfigError::new("--postgres-url", format!("cannot connect: {e}")))?;
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"; CREATE DATABASE \"{name}\""))?;
+                // Separately: PostgreSQL runs a multi-statement string in one transaction, which these refuse.
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
+                admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
                 let url = match postgres_url.rsplit_once('/') {
                     Some((base, _)) if base.contains("://") && base.len() > "postgres://".len() => {
                         format!("{base}/{name}")
@@ -300,6 +302,8 @@ fn run_backend(backend: Backend, options: &Options) -> Result<BackendResult, Ben
     }
     let tokens = ApiTokens::create(&mut conn, &seeded)?;
     drop(conn);
+    let queued = run_jobs_first(&db)?;
+    println!("  the scheduled jobs ran before the load (so the server's first run finds nothing): {queued} emails");
 
     let server = Server::start(&scratch)?;
     let result = measure(&server, &seeded, &tokens, options);
@@ -354,6 +358,28 @@ fn time_in_process(
         Timing { what: "treasury dashboard aggregates".into(), milliseconds: dashboard },
         Timing { what: format!("report generation ({sections} organizations)"), milliseconds: report_ms },
     ])
+}
+
+/// Runs every scheduled job once (dues and survey reminders, reports), as the server would at start, and
+/// marks what it queued as delivered: the load then measures requests, not a backlog of mail.
+fn run_jobs_first(db: &Db) -> Result<usize, BenchError> {
+    use crate::db::schema::outbox;
+    let config = crate::config::Config::from_lookup(|_| None)?;
+    let key = crate::config::SigningKey(crate::config::Secret::new(hex::encode(rand::random::<[u8; 32]>())));
+    let db_for_jobs = db.clone();
+    actix_web::rt::System::new()
+        .block_on(async move { crate::jobs::run_once(&config, &db_for_jobs, &key).await })
+        .map_err(service)?;
+    let now = db::now();
+    let mut conn = db.get()?;
+    Ok(diesel::update(outbox::table.filter(outbox::status.eq("pending")))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::attempts.eq(1),
+            outbox::sent_at.eq(Some(now)),
+            outbox::updated_at.eq(now),
+        ))
+        .execute(&mut conn)?)
 }
 
 fn median_ms(times: usize, mut f: impl FnMut() -> Result<(), BenchError>) -> Result<f64, BenchError> {
@@ -746,15 +772,17 @@ impl Wrk {
 
 fn load(name: &str, path: &str, clients: u32, s: &WrkSummary) -> Load {
     let seconds = (s.duration_us as f64 / 1e6).max(1e-9);
+    // No request finished within the run: latencies are unknown (null in JSON, "-" in the table), not zero.
+    let ms = |us: u64| if s.requests == 0 { f64::NAN } else { us as f64 / 1000.0 };
     Load {
         target: name.into(),
         path: path.into(),
         clients,
         requests: s.requests,
         per_second: s.requests as f64 / seconds,
-        p50_ms: s.p50_us as f64 / 1000.0,
-        p99_ms: s.p99_us as f64 / 1000.0,
-        max_ms: s.max_us as f64 / 1000.0,
+        p50_ms: ms(s.p50_us),
+        p99_ms: ms(s.p99_us),
+        max_ms: ms(s.max_us),
         errors: s.errors,
         bytes_per_response: s.bytes.checked_div(s.requests).unwrap_or(0),
         share_of_ceiling: None,
@@ -768,7 +796,7 @@ fn checks(loads: &[Load], in_process: &[Timing], peak: u64) -> Vec<Check> {
             what: format!("{} at {TARGET_CLIENTS} clients: p99", load.target),
             target: format!("< {PAGE_P99_MS} ms"),
             measured: format!("{:.2} ms", load.p99_ms),
-            met: load.p99_ms < PAGE_P99_MS && load.errors == 0,
+            met: load.requests > 0 && load.p99_ms < PAGE_P99_MS && load.errors == 0,
         });
         if let Some(share) = load.share_of_ceiling {
             checks.push(Check {
@@ -804,12 +832,12 @@ fn print_result(r: &BackendResult) {
     );
     for l in &r.loads {
         println!(
-            "  {:<32} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>7} {:>8}",
+            "  {:<32} {:>7} {:>10.0} {:>9} {:>9} {:>8} {:>7} {:>8}",
             l.target,
             l.clients,
             l.per_second,
-            l.p50_ms,
-            l.p99_ms,
+            ms_cell(l.p50_ms),
+            ms_cell(l.p99_ms),
             l.share_of_ceiling.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_else(|| "-".into()),
             l.errors,
             l.bytes_per_response
@@ -827,6 +855,15 @@ fn print_result(r: &BackendResult) {
     }
     if let Some(kib) = peak_memory_kib() {
         println!("  (the bench process itself peaked at {:.1} MB)", kib as f64 * 1024.0 / 1e6);
+    }
+}
+
+/// Milliseconds for the table; "-" when no request finished.
+fn ms_cell(ms: f64) -> String {
+    if ms.is_nan() {
+        "-".into()
+    } else {
+        format!("{ms:.2}")
     }
 }
 

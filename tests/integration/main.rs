@@ -22,7 +22,7 @@ mod mail;
 mod members;
 mod metrics;
 mod pages;
-mod queries;
 mod payloads;
+mod queries;
 mod reports;
 mod surveys;
