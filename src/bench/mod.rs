@@ -72,7 +72,12 @@ pub(crate) fn deliver_to_sink(
 
 /// The process's peak resident memory, from `VmHWM` in /proc/self/status (Linux).
 pub fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_memory_kib_of("self")
+}
+
+/// A process's peak resident memory (`pid`, or `self`), from `VmHWM` in /proc/<pid>/status (Linux).
+pub fn peak_memory_kib_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -363,23 +363,14 @@ fn time_in_process(
 /// Runs every scheduled job once (dues and survey reminders, reports), as the server would at start, and
 /// marks what it queued as delivered: the load then measures requests, not a backlog of mail.
 fn run_jobs_first(db: &Db) -> Result<usize, BenchError> {
-    use crate::db::schema::outbox;
     let config = crate::config::Config::from_lookup(|_| None)?;
     let key = crate::config::SigningKey(crate::config::Secret::new(hex::encode(rand::random::<[u8; 32]>())));
     let db_for_jobs = db.clone();
     actix_web::rt::System::new()
         .block_on(async move { crate::jobs::run_once(&config, &db_for_jobs, &key).await })
         .map_err(service)?;
-    let now = db::now();
     let mut conn = db.get()?;
-    Ok(diesel::update(outbox::table.filter(outbox::status.eq("pending")))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::attempts.eq(1),
-            outbox::sent_at.eq(Some(now)),
-            outbox::updated_at.eq(now),
-        ))
-        .execute(&mut conn)?)
+    seed::mark_mail_delivered(&mut conn).map_err(service)
 }
 
 fn median_ms(times: usize, mut f: impl FnMut() -> Result<(), BenchError>) -> Result<f64, BenchError> {
@@ -481,12 +472,7 @@ impl Server {
 
     /// The server's peak resident memory so far (`VmHWM`).
     fn peak_bytes(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
-            .map(|kib| kib * 1024)
-            .unwrap_or(0)
+        super::peak_memory_kib_of(&self.child.id().to_string()).map(|kib| kib * 1024).unwrap_or(0)
     }
 }
 

@@ -540,15 +540,8 @@ fn submitted_numbers(conn: &mut DbConn, question_id: i64) -> Result<Vec<i64>, Se
 }
 
 /// (tier of the response, answer) of every submitted response to a question.
-fn submitted_answers(conn: &mut DbConn, question_id: i64) -> Result<Vec<(Option<i64>, Answer)>, ServiceError> {
-    let rows: Vec<(Option<i64>, String)> = survey_answers::table
-        .inner_join(survey_responses::table)
-        .filter(survey_answers::question_id.eq(question_id))
-        .filter(survey_responses::status.eq("submitted"))
-        .order(survey_responses::id)
-        .select((survey_responses::tier_id, survey_answers::value))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(t, v)| parse_answer(&v).map(|a| (t, a))).collect())
+fn submitted_answers(conn: &mut DbConn, question_id: i64) -> Result<TieredAnswers, ServiceError> {
+    Ok(submitted_answers_of(conn, &[question_id])?.remove(&question_id).unwrap_or_default())
 }
 
 /// Answers with the tier of the organization that gave each.
