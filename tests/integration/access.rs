@@ -1,5 +1,7 @@
 //! Who may call what: every route of the app against every role and anonymous, from a table written here
-//! by hand. A route the app has and this table lacks (or the other way round) fails the test.
+//! by hand, with real ids of a demo foundation: for routes whose id belongs to an organization or a person,
+//! once with the caller's own and once with another's. A route the app has and this table lacks (or the other
+//! way round), or a path parameter the sweep cannot fill, fails the test.
 
 use steward::accounts::{Access, Role};
 
@@ -325,116 +327,302 @@ const CALLERS: [Caller; 5] = [
     Caller::As(Role::Admin),
 ];
 
+/// Whose a path parameter's value is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Owner {
+    /// The foundation's: one real row, the same for every caller.
+    Foundation,
+    /// An organization's: representatives may reach only their own.
+    Organization,
+    /// A person's (API tokens): everyone may reach only their own.
+    Person,
+}
+
+/// Which of the two ids the sweep uses for a parameter that belongs to someone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Whose {
+    Own,
+    Other,
+}
+
+/// How the sweep fills each path parameter: the path up to the parameter (without `/api/v1`), whose it is, and
+/// the SQL that finds a real value (`{org}` is the organization's id, `{user}` the person's). A route with a
+/// parameter missing here fails the test.
+const PARAMETERS: &[(&str, Owner, &str)] = &[
+    ("/members/{slug}", Owner::Organization, "SELECT slug AS v FROM members WHERE id = {org}"),
+    ("/members/{id}", Owner::Organization, "SELECT CAST(id AS TEXT) AS v FROM members WHERE id = {org}"),
+    ("/invoices/{id}", Owner::Organization, "SELECT CAST(MIN(id) AS TEXT) AS v FROM invoices WHERE member_id = {org}"),
+    ("/account/tokens/{id}", Owner::Person, "SELECT CAST(MAX(id) AS TEXT) AS v FROM api_tokens WHERE user_id = {user}"),
+    ("/tokens/{id}", Owner::Person, "SELECT CAST(MAX(id) AS TEXT) AS v FROM api_tokens WHERE user_id = {user}"),
+    (
+        "/admin/users/{id}",
+        Owner::Foundation,
+        "SELECT CAST(id AS TEXT) AS v FROM users WHERE email = 'target@example.org'",
+    ),
+    ("/users/{id}", Owner::Foundation, "SELECT CAST(id AS TEXT) AS v FROM users WHERE email = 'target@example.org'"),
+    ("/admin/mail/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM outbox"),
+    ("/tiers/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM membership_tiers"),
+    ("/fiscal-years/{id}", Owner::Foundation, "SELECT CAST(MAX(id) AS TEXT) AS v FROM fiscal_years"),
+    ("/ledger/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM ledger_entries"),
+    ("/ledger/entries/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM ledger_entries"),
+    ("/priorities/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM funding_priorities"),
+    ("/budgets/{year}", Owner::Foundation, "SELECT CAST(MIN(fiscal_year_id) AS TEXT) AS v FROM budgets"),
+    ("/budgets/{year}/{priority}", Owner::Foundation, "SELECT CAST(MIN(priority_id) AS TEXT) AS v FROM budgets"),
+    ("/budgets/{fiscal_year_id}", Owner::Foundation, "SELECT CAST(MIN(fiscal_year_id) AS TEXT) AS v FROM budgets"),
+    (
+        "/budgets/{fiscal_year_id}/{priority_id}",
+        Owner::Foundation,
+        "SELECT CAST(MIN(priority_id) AS TEXT) AS v FROM budgets",
+    ),
+    ("/initiatives/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM initiatives"),
+    ("/allocations/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM allocations"),
+    ("/disbursements/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM disbursements"),
+    ("/surveys/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM surveys"),
+    ("/surveys/questions/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM survey_questions"),
+    ("/my-surveys/{id}", Owner::Foundation, "SELECT CAST(MAX(id) AS TEXT) AS v FROM surveys"),
+    ("/feedback/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM feedback_items"),
+    ("/metrics/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM metrics"),
+    ("/metrics/observations/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM metric_observations"),
+    ("/observations/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM metric_observations"),
+    ("/reports/{period}", Owner::Foundation, "SELECT MAX(period) AS v FROM reports"),
+    ("/transparency/reports/{period}", Owner::Foundation, "SELECT MAX(period) AS v FROM reports"),
+    ("/community/repositories/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM repositories"),
+    ("/community/maintainers/{id}", Owner::Foundation, "SELECT CAST(MIN(id) AS TEXT) AS v FROM repository_maintainers"),
+    (
+        "/community/metrics/{id}",
+        Owner::Foundation,
+        "SELECT CAST(MIN(metric_id) AS TEXT) AS v FROM community_metric_links",
+    ),
+    // Secret links: a guessed token reaches nothing, whoever calls.
+    ("/password/reset/{token}", Owner::Foundation, "SELECT 'not-a-real-token' AS v"),
+    ("/invitation/{token}", Owner::Foundation, "SELECT 'not-a-real-token' AS v"),
+    ("/s/{token}", Owner::Foundation, "SELECT 'not-a-real-token' AS v"),
+    ("/c/{token}", Owner::Foundation, "SELECT 'not-a-real-token' AS v"),
+];
+
+/// Each `{param}` of a route pattern with the key it is filled by (the pattern up to it, without `/api/v1`).
+fn parameters_of(pattern: &str) -> Vec<(String, String)> {
+    let bare = pattern.strip_prefix("/api/v1").unwrap_or(pattern);
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(start) = bare[from..].find('{').map(|i| i + from) {
+        let end = bare[start..].find('}').map(|i| i + start).expect("a closed path parameter");
+        found.push((bare[start..=end].to_string(), bare[..=end].to_string()));
+        from = end + 1;
+    }
+    found
+}
+
+#[derive(diesel::QueryableByName)]
+struct Value {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    v: Option<String>,
+}
+
+/// The organizations and people one sweep works with.
+struct Parties {
+    own_org: i64,
+    other_org: i64,
+    target_user: i64,
+}
+
+/// The real value for one parameter key, for this caller and whose id it should be.
+async fn value_for(
+    app: &TestApp,
+    key: &str,
+    parties: &Parties,
+    caller: Option<i64>,
+    whose: Whose,
+) -> Result<String, String> {
+    if key == "/static/{name}" {
+        return Ok(steward::web::assets::stylesheet_path().trim_start_matches("/static/").to_string());
+    }
+    let Some((_, owner, sql)) = PARAMETERS.iter().find(|(k, _, _)| *k == key) else {
+        return Err(format!("no entry in PARAMETERS for {key}"));
+    };
+    let org = match whose {
+        Whose::Own => parties.own_org,
+        Whose::Other => parties.other_org,
+    };
+    let user = match (whose, caller) {
+        (Whose::Own, Some(id)) => id,
+        _ => parties.target_user,
+    };
+    let _ = owner;
+    let sql = sql.replace("{org}", &org.to_string()).replace("{user}", &user.to_string());
+    let found = app
+        .with_conn(move |conn| {
+            use diesel::RunQueryDsl;
+            steward::on_backend!(conn, |c| diesel::sql_query(&sql).get_result::<Value>(c))
+        })
+        .await;
+    match found {
+        Ok(Value { v: Some(v) }) => Ok(v),
+        other => Err(format!("the demo has no value for {key} ({whose:?}): {:?}", other.map(|v| v.v))),
+    }
+}
+
+/// Status of a JSON POST with a bearer token.
+async fn client_json(app: &TestApp, token: &str, path: &str, body: &'static str) -> u16 {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn owner_of(pattern: &str) -> Owner {
+    let mut owner = Owner::Foundation;
+    for (_, key) in parameters_of(pattern) {
+        if let Some((_, o, _)) = PARAMETERS.iter().find(|(k, _, _)| *k == key) {
+            if *o != Owner::Foundation {
+                owner = *o;
+            }
+        }
+    }
+    owner
+}
+
 backend_tests! {
-    async fn every_route_answers_every_role_as_the_table_says(backend) {
+    async fn every_route_answers_every_role_as_the_table_says_with_own_and_other_ids(backend) {
         let app = TestApp::spawn(backend).await;
-        let member = app.create_member("acme", "Acme").await;
+        app.seed_demo().await;
+        // Two organizations with invoices: the representative's own and another.
+        let orgs: Vec<i64> = app
+            .with_conn(|conn| {
+                use diesel::prelude::*;
+                use steward::db::schema::invoices;
+                invoices::table.select(invoices::member_id).distinct().order(invoices::member_id).limit(2).load(conn).unwrap()
+            })
+            .await;
+        assert_eq!(orgs.len(), 2, "the demo has invoices for two organizations");
         let mut users = Vec::new();
         for (i, role) in Role::ALL.iter().enumerate() {
-            let member_id = (*role == Role::MemberRep).then_some(member);
+            let member_id = (*role == Role::MemberRep).then_some(orgs[0]);
             let user = app.create_user(&format!("caller{i}@example.org"), &[*role], member_id).await;
             let token = app.api_token_for(user.id).await;
+            // A second token of the caller's own: the one the sweep may revoke.
+            app.api_token_for(user.id).await;
             users.push((*role, user, token));
         }
         let target = app.create_user("target@example.org", &[Role::Council], None).await;
-        let target_token = app.api_token_for(target.id).await;
-        let target_token_id: i64 = app
-            .with_conn(move |conn| {
-                use diesel::prelude::*;
-                use steward::db::schema::api_tokens;
-                api_tokens::table
-                    .filter(api_tokens::token_hash.eq(steward::accounts::tokens::hash_token(&target_token)))
-                    .select(api_tokens::id)
-                    .first(conn)
-                    .unwrap()
-            })
-            .await;
-        let stylesheet = steward::web::assets::stylesheet_path();
-        let treasurer_id = users.iter().find(|(r, _, _)| *r == Role::Treasurer).unwrap().1.id;
-        let tier = app
-            .with_conn(move |conn| {
-                let input = steward::members::service::TierInput {
-                    name: "Silver".into(),
-                    annual_dues: "10000".into(),
-                    currency: "USD".into(),
-                    benefits: String::new(),
-                };
-                steward::members::service::create_tier(conn, treasurer_id, &input).unwrap()
-            })
-            .await;
+        app.api_token_for(target.id).await;
+        let parties = Parties { own_org: orgs[0], other_org: orgs[1], target_user: target.id };
+        // Feedback for the council to answer (the demo has none).
+        let rep_token = &users.iter().find(|(r, _, _)| *r == Role::MemberRep).unwrap().2;
+        let sent = client_json(&app, rep_token, "/api/v1/feedback", r#"{"subject": "Sweep", "body": "A question."}"#).await;
+        assert_eq!(sent, 201, "the representative's feedback is accepted");
+        // Values are read once, before any request could delete what they name; later callers get the same id.
+        let mut values: std::collections::HashMap<(String, Option<i64>, bool), Result<String, String>> =
+            std::collections::HashMap::new();
         let anon_csrf = "anonymous-csrf-token-anonymous-csrf-token-0";
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let mut failures = Vec::new();
+        let (mut requests, mut with_other_ids) = (0usize, 0usize);
 
         for (method, pattern, may) in TABLE {
-            let id = if pattern.contains("tokens") {
-                target_token_id
-            } else if pattern.contains("/tiers/") {
-                tier.id
-            } else if pattern.contains("/members/") {
-                member
-            } else {
-                target.id
-            };
-            let path = pattern
-                .replace("{name}", stylesheet.trim_start_matches("/static/"))
-                .replace("{token}", "not-a-real-token")
-                .replace("{period}", "2026-Q3")
-                .replace("{slug}", "acme")
-                .replace("{id}", &id.to_string())
-                .replace("{year}", &id.to_string())
-                .replace("{priority}", &id.to_string())
-                .replace("{fiscal_year_id}", &id.to_string())
-                .replace("{priority_id}", &id.to_string());
+            let owner = owner_of(pattern);
             let api = pattern.starts_with("/api/");
             for caller in CALLERS {
-                let mut req = client.request(method.parse().unwrap(), app.url(&path));
                 let role = match caller {
-                    Caller::Anonymous => {
-                        req = req.header("cookie", format!("steward_csrf={anon_csrf}")).header("x-csrf-token", anon_csrf);
-                        None
-                    }
-                    Caller::As(role) => {
-                        let (_, user, token) = users.iter().find(|(r, _, _)| *r == role).unwrap();
-                        if api {
-                            req = req.bearer_auth(token);
-                        } else {
-                            let (cookie, csrf) = app.session_for(user.id).await;
-                            req = req.header("cookie", format!("steward_session={cookie}")).header("x-csrf-token", csrf);
+                    Caller::Anonymous => None,
+                    Caller::As(role) => Some(role),
+                };
+                let caller_user = role.map(|r| users.iter().find(|(u, _, _)| *u == r).unwrap());
+                let variants: &[Whose] = if owner == Owner::Foundation { &[Whose::Own] } else { &[Whose::Own, Whose::Other] };
+                for whose in variants {
+                    let mut path = pattern.to_string();
+                    let mut unfilled = None;
+                    for (param, key) in parameters_of(pattern) {
+                        let caller_id = caller_user.map(|(_, u, _)| u.id);
+                        // Only a person's things differ by caller; the rest is read once for everyone.
+                        let per_caller = PARAMETERS.iter().any(|(k, o, _)| *k == key && *o == Owner::Person);
+                        let cache_key = (key.clone(), caller_id.filter(|_| per_caller), *whose == Whose::Other);
+                        if !values.contains_key(&cache_key) {
+                            let found = value_for(&app, &key, &parties, caller_id, *whose).await;
+                            values.insert(cache_key.clone(), found);
                         }
-                        Some(role)
+                        match values[&cache_key].clone() {
+                            Ok(value) => path = path.replacen(&param, &value, 1),
+                            Err(why) => unfilled = Some(why),
+                        }
                     }
-                };
-                if *method != "GET" {
-                    req = if api {
-                        req.header("content-type", "application/json").body("{}")
-                    } else {
-                        req.header("content-type", "application/x-www-form-urlencoded").body("")
+                    if let Some(why) = unfilled {
+                        failures.push(format!("{method} {pattern}: {why}"));
+                        continue;
+                    }
+                    let mut req = client.request(method.parse().unwrap(), app.url(&path));
+                    match caller_user {
+                        None => {
+                            req = req.header("cookie", format!("steward_csrf={anon_csrf}")).header("x-csrf-token", anon_csrf);
+                        }
+                        Some((_, user, token)) => {
+                            if api {
+                                req = req.bearer_auth(token);
+                            } else {
+                                let (cookie, csrf) = app.session_for(user.id).await;
+                                req = req.header("cookie", format!("steward_session={cookie}")).header("x-csrf-token", csrf);
+                            }
+                        }
+                    }
+                    if *method != "GET" {
+                        req = if api {
+                            req.header("content-type", "application/json").body("{}")
+                        } else {
+                            req.header("content-type", "application/x-www-form-urlencoded").body("")
+                        };
+                    }
+                    let res = req.send().await.unwrap();
+                    requests += 1;
+                    let status = res.status().as_u16();
+                    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    let to_sign_in = status == 303 && location.starts_with("/sign-in?next=");
+                    let denied = status == 401 || status == 403 || to_sign_in;
+                    let table_allows = match (may, role) {
+                        (Anyone, _) => true,
+                        (_, None) => false,
+                        (SignedIn, Some(_)) => true,
+                        (Only(roles), Some(role)) => roles.contains(&role),
                     };
-                }
-                let res = req.send().await.unwrap();
-                let status = res.status().as_u16();
-                let location = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                let to_sign_in = status == 303 && location.starts_with("/sign-in?next=");
-                let denied = status == 401 || status == 403 || to_sign_in;
-                let expected_ok = match (may, role) {
-                    (Anyone, _) => true,
-                    (_, None) => false,
-                    (SignedIn, Some(_)) => true,
-                    (Only(roles), Some(role)) => roles.contains(&role),
-                };
-                let right = if expected_ok {
-                    !denied
-                } else if role.is_none() {
-                    if api { status == 401 } else { to_sign_in }
-                } else {
-                    status == 403
-                };
-                if !right {
-                    failures.push(format!("{method} {path} as {caller:?}: {status} {location}"));
+                    // Someone else's id: the owner rule applies to representatives (organizations) and to everyone
+                    // (a person's own things).
+                    let someone_elses = *whose == Whose::Other
+                        && match owner {
+                            Owner::Organization => role == Some(Role::MemberRep),
+                            Owner::Person => true,
+                            Owner::Foundation => false,
+                        };
+                    if someone_elses {
+                        with_other_ids += 1;
+                    }
+                    let right = if !table_allows {
+                        if role.is_none() {
+                            if api { status == 401 } else { to_sign_in }
+                        } else {
+                            status == 403
+                        }
+                    } else if someone_elses {
+                        // Neither served nor acted on: refused or not found, never a success or a redirect.
+                        status == 403 || status == 404
+                    } else {
+                        !denied && status < 500
+                    };
+                    if !right {
+                        failures.push(format!("{method} {path} as {caller:?} ({whose:?} ids): {status} {location}"));
+                    }
                 }
             }
         }
+        println!(
+            "access sweep: {} routes x {} callers, {requests} requests, {with_other_ids} with another's ids",
+            TABLE.len(),
+            CALLERS.len()
+        );
         assert!(failures.is_empty(), "unexpected answers:\n{}", failures.join("\n"));
     }
 }
