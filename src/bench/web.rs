@@ -442,8 +442,11 @@ impl Server {
         let mut command = Command::new(std::env::current_exe()?);
         command.arg("serve").env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
         // The allocator's tuning, for comparing runs; nothing else of the bench's environment reaches the server.
-        if let Some(arenas) = std::env::var_os("MALLOC_ARENA_MAX") {
-            command.env("MALLOC_ARENA_MAX", arenas);
+        // And where an instrumented build writes its coverage profile (only the test suite's build has one).
+        for name in ["MALLOC_ARENA_MAX", "LLVM_PROFILE_FILE"] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
         }
         let child = command
             .env("DATABASE_URL", scratch.url_string())

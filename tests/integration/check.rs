@@ -3,7 +3,7 @@
 //! the offending row and exits with status 1.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -14,16 +14,14 @@ use steward::db::schema::{
 use steward::db::DbConn;
 
 use crate::backend_tests;
-use crate::support::{steward_bin, Backend, TestApp, TestDb};
+use crate::support::{Backend, TestApp, TestDb};
 
 /// How many invariants `steward check` verifies (one line each).
 const INVARIANTS: usize = 12;
 
 fn check(url: &str) -> Output {
-    Command::new(steward_bin())
+    crate::support::steward_command()
         .arg("check")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
         .env("DATABASE_URL", url)
         .output()

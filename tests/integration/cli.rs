@@ -13,8 +13,8 @@ use crate::support::{free_port, steward_bin, TestDb};
 
 /// Runs `steward ARGS` with only the given environment (plus PATH) and quiet logs.
 fn steward(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(steward_bin());
-    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "error");
+    let mut cmd = crate::support::steward_command();
+    cmd.args(args).env("RUST_LOG", "error");
     for (k, v) in env {
         cmd.env(k, v);
     }

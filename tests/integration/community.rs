@@ -680,10 +680,8 @@ backend_tests! {
 
 /// Runs `steward ARGS` against the test app's database, with quiet logs.
 fn steward(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(crate::support::steward_bin())
+    crate::support::steward_command()
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
         .env("DATABASE_URL", app.test_db.url_string())
         .output()

@@ -18,7 +18,7 @@ use steward::mail::{self, preferences, Category, Delivery, DeliveryReport, Maile
 
 use crate::backend_tests;
 use crate::support::smtp::{Faults, SmtpServer};
-use crate::support::{free_port, steward_bin, Backend, TestApp, TestDb};
+use crate::support::{free_port, Backend, TestApp, TestDb};
 
 const FROM: &str = "Open Notebook Foundation <steward@example.org>";
 const SECRET_KEY: &str = "a-test-signing-key-of-more-than-32-characters";
@@ -181,8 +181,8 @@ fn by_subject(received: &[crate::support::smtp::ReceivedMail], key: &str) -> cra
 
 /// Runs `steward ARGS` with only the given environment (plus PATH).
 fn steward_command(args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(steward_bin());
-    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    let mut cmd = crate::support::steward_command();
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -376,3 +376,14 @@ pub fn free_port() -> u16 {
 pub fn steward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_steward")
 }
+
+/// `steward` with an empty environment but PATH, so a child sees only what the test gives it. Under a
+/// coverage run the profile destination is kept too, so the child's lines count.
+pub fn steward_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(steward_bin());
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        cmd.env("LLVM_PROFILE_FILE", profile);
+    }
+    cmd
+}
