@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod accounts;
 mod admin;
+mod bench;
 mod bench_seed;
 mod browser;
 mod check;
