@@ -83,9 +83,10 @@ pub fn plain(minor: i64, currency: &str) -> String {
     if places == 0 {
         return minor.to_string();
     }
-    let scale = 10i64.pow(places);
+    let scale = 10u64.pow(places);
     let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$}", minor.abs() / scale, minor.abs() % scale, width = places as usize)
+    let abs = minor.unsigned_abs();
+    format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = places as usize)
 }
 
 #[cfg(test)]
@@ -123,5 +124,14 @@ mod tests {
         assert_eq!(plain(7, "JPY"), "7");
         assert_eq!(parse_currency(" eur "), Ok("EUR".into()));
         assert!(parse_currency("EURO").is_err());
+    }
+
+    #[test]
+    fn every_i64_is_shown() {
+        // Found by the fuzzer (fuzz/fuzz_targets/money.rs): `plain` negated i64::MIN and overflowed.
+        assert_eq!(plain(i64::MIN, "USD"), "-92233720368547758.08");
+        assert_eq!(plain(i64::MAX, "KWD"), "9223372036854775.807");
+        assert_eq!(plain(i64::MIN, "JPY"), "-9223372036854775808");
+        assert_eq!(format(i64::MIN, "USD"), "-USD 92,233,720,368,547,758.08");
     }
 }

@@ -349,7 +349,7 @@ pub fn read_maintainers(
 }
 
 /// The text of a file from GitHub's contents API (base64 with line breaks).
-fn file_text(body: &[u8]) -> Result<String, String> {
+pub fn file_text(body: &[u8]) -> Result<String, String> {
     use base64::Engine;
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON ({e})"))?;
     if v["type"].as_str().is_some_and(|t| t != "file") {

@@ -265,7 +265,7 @@ pub fn parse_cobertura(text: &str) -> Result<LineCoverage, String> {
     }
     let end = rest.find('>').ok_or("ends inside the <coverage> element")?;
     let attrs = &rest[..end];
-    if !text[start + end..].contains("</coverage>") && !attrs.trim_end().ends_with('/') {
+    if !rest[end..].contains("</coverage>") && !attrs.trim_end().ends_with('/') {
         return Err("is cut short: the <coverage> element is never closed".into());
     }
     let attr = |name: &str| -> Option<&str> {
@@ -319,8 +319,14 @@ pub fn parse_lcov(text: &str) -> Result<LineCoverage, String> {
         if line.is_empty() {
             continue;
         }
-        let number =
-            |raw: &str| raw.trim().parse::<i64>().map_err(|_| format!("line {n}: '{line}' has no whole number"));
+        // Counts are never negative; a total too large for an i64 is refused rather than wrapped.
+        let number = |raw: &str| {
+            raw.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| format!("line {n}: '{line}' has no whole number of lines"))
+        };
         if let Some(_path) = line.strip_prefix("SF:") {
             if in_record {
                 return Err(format!("line {n}: a new file starts before end_of_record"));
@@ -336,8 +342,9 @@ pub fn parse_lcov(text: &str) -> Result<LineCoverage, String> {
             if h > f {
                 return Err(format!("line {n}: more lines hit ({h}) than found ({f})"));
             }
-            covered += h;
-            valid += f;
+            let too_many = || format!("line {n}: the line counts add up to more than any report has");
+            covered = covered.checked_add(h).ok_or_else(too_many)?;
+            valid = valid.checked_add(f).ok_or_else(too_many)?;
             records += 1;
             in_record = false;
         } else if let Some(v) = line.strip_prefix("LH:") {
@@ -429,5 +436,26 @@ mod tests {
         assert!(parse_coverage(b"").unwrap_err().contains("no file records"));
         assert!(parse_coverage(b"SF:a\nLF:x\nend_of_record").unwrap_err().contains("line 2"));
         assert!(parse_coverage(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn hostile_coverage_files_are_refused_without_a_panic() {
+        // Found by the fuzzer (fuzz/fuzz_targets/coverage.rs): a multi-byte character just before the end of
+        // the <coverage> tag made the reader slice inside it.
+        let cut = "<?xml version=\"1.0\"?><coverage WER:2\nSF:x.py\nDA:\u{3f3}\u{3e1}/>";
+        assert!(parse_coverage(cut.as_bytes()).unwrap_err().contains("lines-covered"));
+        let wide = "<coverage lines-covered=\"1\" lines-valid=\"2\" \u{e9}\u{e9}\u{e9}\u{e9}\u{e9}></coverage>";
+        assert_eq!(
+            parse_coverage(wide.as_bytes()).unwrap(),
+            LineCoverage { covered: 1, valid: 2, format: "cobertura" }
+        );
+        // Totals past i64 used to overflow (a panic in debug builds, a wrapped total in release ones).
+        let max = i64::MAX;
+        let huge = format!("SF:a\nLF:{max}\nLH:{max}\nend_of_record\nSF:b\nLF:{max}\nLH:1\nend_of_record\n");
+        assert!(parse_coverage(huge.as_bytes()).unwrap_err().contains("add up"));
+        // A negative count could hide lines: -5 hit in one file made another's misses look covered.
+        let negative = "SF:a\nLF:0\nLH:-5\nend_of_record\nSF:b\nLF:10\nLH:10\nend_of_record\n";
+        assert!(parse_coverage(negative.as_bytes()).unwrap_err().contains("line 3"));
+        assert!(parse_coverage(b"SF:a\nDA:1,-1\nend_of_record\n").is_err());
     }
 }

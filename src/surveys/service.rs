@@ -56,7 +56,8 @@ pub struct SurveyInput {
     pub targets: Vec<String>,
 }
 
-fn parse_time(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDateTime> {
+/// Reads an opening or closing time as typed (`2026-12-01T09:00`, with seconds, or a date alone).
+pub fn parse_time(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDateTime> {
     let raw = raw.trim();
     for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
@@ -575,14 +576,31 @@ fn submitted_answers_of(conn: &mut DbConn, question_ids: &[i64]) -> Result<HashM
 }
 
 /// A stored answer: integers and lists of integers read directly (nearly every answer), anything else as JSON.
-fn parse_answer(value: &str) -> Option<Answer> {
-    let integer = |t: &str| if t.starts_with('+') { None } else { t.parse::<i64>().ok() };
+pub fn parse_answer(value: &str) -> Option<Answer> {
+    // Only what JSON itself calls an integer: no sign but '-', no leading zeros, not "-0" (a float to serde),
+    // and only JSON's own whitespace around list items; anything else goes the slow way.
+    let integer = |t: &str| {
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+            && t != "-0";
+        if canonical {
+            t.parse::<i64>().ok()
+        } else {
+            None
+        }
+    };
     if let Some(n) = integer(value) {
         return Some(Answer::Number(n));
     }
     if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-        let list: Option<Vec<i64>> =
-            if inner.is_empty() { Some(Vec::new()) } else { inner.split(',').map(|p| integer(p.trim())).collect() };
+        let json_space = [' ', '\t', '\n', '\r'];
+        let list: Option<Vec<i64>> = if inner.is_empty() {
+            Some(Vec::new())
+        } else {
+            inner.split(',').map(|p| integer(p.trim_matches(json_space))).collect()
+        };
         if let Some(list) = list {
             return Some(Answer::List(list));
         }
@@ -1540,6 +1558,17 @@ mod tests {
             "{\"a\":1}",
             " 7",
             "9223372036854775807",
+            // Found by the fuzzer (fuzz/fuzz_targets/survey_answers.rs): the fast path read these, serde not.
+            "-0",
+            "00",
+            "-01",
+            "[01]",
+            "[-0]",
+            "[\u{a0}1]",
+            "[1\u{2028}]",
+            "[\t1,\r\n2 ]",
+            "-9223372036854775808",
+            "9223372036854775808",
         ] {
             let direct = parse_answer(stored);
             let json: Option<Answer> = serde_json::from_str(stored).ok();

@@ -37,7 +37,8 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
 }
 
-fn parse(raw: &str) -> Option<Flash> {
+/// Reads the cookie a client sends back (untrusted: anything may come; public for the fuzz targets).
+pub fn parse(raw: &str) -> Option<Flash> {
     let decoded = percent_decode(raw)?;
     let (kind, message) = decoded.split_once(':')?;
     let kind = ["success", "info", "error"].into_iter().find(|k| *k == kind)?;
