@@ -210,7 +210,7 @@ impl Db {
     /// answering (a frozen server, a network partition) then gives `DbError::Timeout` (503) instead of a
     /// request that hangs. `f` cannot be cancelled; it finishes on its thread when the database answers
     /// again, so a write reported as timed out may still be committed (never half of it: it is one
-    /// transaction). A connection found dead after `f` failed is not put back in the pool.
+    /// transaction).
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -222,11 +222,7 @@ impl Db {
         let joined = actix_web::web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::Pool)?;
-            let result = f(&mut conn);
-            if result.is_err() {
-                discard_if_dead(&mut conn);
-            }
-            result
+            f(&mut conn)
         });
         match actix_web::rt::time::timeout(self.timeout, joined).await {
             Ok(joined) => joined.unwrap_or_else(|_| Err(DbError::Cancelled.into())),
@@ -235,16 +231,6 @@ impl Db {
                 Err(DbError::Timeout(self.timeout).into())
             }
         }
-    }
-}
-
-/// After a failed operation, checks that the connection still answers; one that does not (the server
-/// restarted and closed it) is marked broken so the pool drops it rather than handing it to the next
-/// request. Only failures pay for the check.
-fn discard_if_dead(conn: &mut PooledConn) {
-    let conn: &mut DbConn = conn;
-    if conn.ping().is_err() {
-        <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn).set_in_error();
     }
 }
 

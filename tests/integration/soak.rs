@@ -150,7 +150,7 @@ async fn run_client(base: String, index: usize, client: Client, stop: Arc<Atomic
             },
             Client::Treasurer { token, invoice_id } => match n % 4 {
                 0 => {
-                    let req = http.post(url("/api/v1/ledger/adjustments")).bearer_auth(token).json(&json!({"entry_date": today.to_string(), "direction": if n % 8 == 0 { "in" } else { "out" }, "amount": "0.75", "currency": "", "memo": mark}));
+                    let req = http.post(url("/api/v1/ledger/adjustments")).bearer_auth(token).json(&json!({"entry_date": today.to_string(), "direction": if n.is_multiple_of(8) { "in" } else { "out" }, "amount": "0.75", "currency": "", "memo": mark}));
                     if send(&mut t, "ledger adjustment", req, 201).await {
                         *t.writes.entry("ledger adjustments").or_default() += 1;
                         t.once.push(("memo", mark.clone()));
@@ -210,7 +210,7 @@ async fn run_client(base: String, index: usize, client: Client, stop: Arc<Atomic
                 }
             },
             Client::Admin { token } => {
-                let path = if n % 2 == 0 { "/api/v1/audit-events" } else { "/api/v1/users" };
+                let path = if n.is_multiple_of(2) { "/api/v1/audit-events" } else { "/api/v1/users" };
                 send(&mut t, path, http.get(url(path)).bearer_auth(token), 200).await;
             }
             Client::Public => {

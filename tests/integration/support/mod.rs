@@ -371,6 +371,10 @@ pub fn free_port() -> u16 {
 }
 
 /// The `steward` binary built for these tests.
-pub fn steward_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_steward")
+///
+/// nextest names it in `NEXTEST_BIN_EXE_steward` when it runs tests from an archive (`cargo nextest archive`,
+/// then `run --archive-file`): the path the build baked in belongs to the machine (or target directory) that
+/// built it, and another build into a shared target directory may have replaced that file since.
+pub fn steward_bin() -> String {
+    std::env::var("NEXTEST_BIN_EXE_steward").unwrap_or_else(|_| env!("CARGO_BIN_EXE_steward").to_string())
 }
