@@ -266,7 +266,8 @@ pub struct Config {
     pub mail: MailSettings,
     pub log_format: LogFormat,
     pub pool_size: u32,
-    /// How long a request waits for a database connection before it gets 503.
+    /// How long a request waits for the database (for a connection, and for each piece of work on it) before
+    /// it gets 503.
     pub pool_timeout: Duration,
     /// A session ends after this long without a request.
     pub session_idle: Duration,

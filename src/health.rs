@@ -91,7 +91,7 @@ pub async fn readyz(db: web::Data<Db>, config: web::Data<Config>) -> HttpRespons
 
 fn reason_for(e: &DbError) -> String {
     match e {
-        DbError::Pool(_) | DbError::Connect { .. } => "the database does not answer".into(),
+        DbError::Pool(_) | DbError::Connect { .. } | DbError::Timeout(_) => "the database does not answer".into(),
         other => format!("the database check failed: {other}"),
     }
 }

@@ -165,7 +165,8 @@ pub fn identity_from_session(
         return Ok(None);
     }
     if now - session.last_seen_at > chrono::Duration::seconds(60) {
-        diesel::update(sessions::table.find(id_hash)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
+        let touched = diesel::update(sessions::table.find(id_hash)).set(sessions::last_seen_at.eq(now)).execute(conn);
+        refresh_may_fail_on_storage(touched)?;
     }
     let roles = roles_of(conn, user.id)?;
     let via = AuthMethod::Session {
@@ -190,10 +191,25 @@ pub fn identity_from_api_token(conn: &mut DbConn, token: &str) -> Result<Option<
     let Some((token_id, last_used, user)) = found else { return Ok(None) };
     let now = crate::db::now();
     if last_used.is_none_or(|at| now - at > chrono::Duration::seconds(300)) {
-        diesel::update(api_tokens::table.find(token_id)).set(api_tokens::last_used_at.eq(now)).execute(conn)?;
+        let touched =
+            diesel::update(api_tokens::table.find(token_id)).set(api_tokens::last_used_at.eq(now)).execute(conn);
+        refresh_may_fail_on_storage(touched)?;
     }
     let roles = roles_of(conn, user.id)?;
     Ok(Some(identity_for(user, roles, AuthMethod::ApiToken { token_id })))
+}
+
+/// A "last seen" refresh that the disk refuses (full, read-only) does not stop a request that only reads:
+/// the refresh is bookkeeping, tried again on the next request. Any other failure is the request's.
+fn refresh_may_fail_on_storage(touched: QueryResult<usize>) -> Result<(), ServiceError> {
+    match touched {
+        Ok(_) => Ok(()),
+        Err(e) if crate::db::storage_problem(&e).is_some() => {
+            tracing::warn!(error = %e, "last-seen time not refreshed: the database cannot store changes");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The client's address as the server saw it (the proxy's, behind a proxy).

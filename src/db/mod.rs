@@ -60,16 +60,52 @@ pub enum DbError {
     Migration(String),
     #[error("the database task was cancelled")]
     Cancelled,
+    /// The database took a connection's query and did not answer in time (a frozen or overloaded server);
+    /// the work may still finish after the caller was told it failed.
+    #[error("the database did not answer within {} s", .0.as_secs())]
+    Timeout(Duration),
 }
 
 impl DbError {
     /// Whether the database is out of reach (503) rather than the request being wrong (4xx) or us (500).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Pool(_) | Self::Cancelled => true,
-            Self::Query(e) => is_connection_lost(e),
+            Self::Connect { .. } | Self::Pool(_) | Self::Cancelled | Self::Timeout(_) => true,
+            Self::Query(e) => is_connection_lost(e) || storage_problem(e) == Some(StorageProblem::Unwritable),
             Self::Migration(_) => false,
         }
+    }
+
+    /// Why the database could not store a change, when the cause is its disk rather than the request.
+    pub fn storage_problem(&self) -> Option<StorageProblem> {
+        match self {
+            Self::Query(e) => storage_problem(e),
+            _ => None,
+        }
+    }
+}
+
+/// A database that cannot store changes for a reason outside Steward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageProblem {
+    /// The disk (or the file size limit) is full.
+    Full,
+    /// The file or its disk is read-only, or the disk reports I/O errors.
+    Unwritable,
+}
+
+/// Reads SQLite's own (fixed, English) messages for a full disk, a read-only file and an I/O error; diesel
+/// passes on only the message, not the result code. PostgreSQL reports its disk problems to its own log and
+/// answers with a closed connection or a refused one, handled as unavailable.
+pub fn storage_problem(e: &diesel::result::Error) -> Option<StorageProblem> {
+    let diesel::result::Error::DatabaseError(_, info) = e else { return None };
+    let message = info.message();
+    if message.starts_with("database or disk is full") {
+        Some(StorageProblem::Full)
+    } else if message.starts_with("attempt to write a readonly database") || message.starts_with("disk I/O error") {
+        Some(StorageProblem::Unwritable)
+    } else {
+        None
     }
 }
 
@@ -138,6 +174,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct Db {
     pool: Pool,
     url: DatabaseUrl,
+    timeout: Duration,
 }
 
 impl Db {
@@ -154,7 +191,7 @@ impl Db {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        Ok(Self { pool, url: url.clone() })
+        Ok(Self { pool, url: url.clone(), timeout })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -168,6 +205,12 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool, keeping the caller's tracing span,
     /// so diesel never runs on the async executor.
+    ///
+    /// The caller waits at most the pool timeout in all, for a connection and for `f`: a database that stops
+    /// answering (a frozen server, a network partition) then gives `DbError::Timeout` (503) instead of a
+    /// request that hangs. `f` cannot be cancelled; it finishes on its thread when the database answers
+    /// again, so a write reported as timed out may still be committed (never half of it: it is one
+    /// transaction).
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -180,9 +223,14 @@ impl Db {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::Pool)?;
             f(&mut conn)
-        })
-        .await;
-        joined.unwrap_or_else(|_| Err(DbError::Cancelled.into()))
+        });
+        match actix_web::rt::time::timeout(self.timeout, joined).await {
+            Ok(joined) => joined.unwrap_or_else(|_| Err(DbError::Cancelled.into())),
+            Err(_) => {
+                tracing::warn!(timeout_ms = self.timeout.as_millis() as u64, "the database did not answer in time");
+                Err(DbError::Timeout(self.timeout).into())
+            }
+        }
     }
 }
 

@@ -212,6 +212,7 @@ pub fn record_payment(
 ) -> Result<Payment, ServiceError> {
     treasurer_only(actor)?;
     db::write_transaction(conn, |conn| {
+        hold_invoice(conn, invoice_id)?;
         let detail = invoice_detail(conn, actor, invoice_id)?;
         let invoice = detail.invoice;
         let mut errors = Vec::new();
@@ -300,6 +301,15 @@ pub fn record_payment(
 }
 
 /// Voids an invoice: it keeps its number, and every payment on it is reversed in the ledger.
+/// Holds the invoice's row for the rest of the transaction, so that two payments (or a payment and a void)
+/// run one after the other: each reads the paid amount the other wrote. Without it, PostgreSQL's
+/// READ COMMITTED let concurrent payments each add to the same old amount (the soak found it); SQLite's
+/// `BEGIN IMMEDIATE` serializes them already.
+fn hold_invoice(conn: &mut DbConn, invoice_id: i64) -> Result<(), ServiceError> {
+    diesel::update(invoices::table.find(invoice_id)).set(invoices::updated_at.eq(db::now())).execute(conn)?;
+    Ok(())
+}
+
 pub fn void_invoice(conn: &mut DbConn, actor: &Identity, invoice_id: i64, reason: &str) -> Result<(), ServiceError> {
     treasurer_only(actor)?;
     let reason = reason.trim();
@@ -307,6 +317,7 @@ pub fn void_invoice(conn: &mut DbConn, actor: &Identity, invoice_id: i64, reason
         return Err(ServiceError::invalid("reason", "Say why the invoice is void (up to 500 characters)."));
     }
     db::write_transaction(conn, |conn| {
+        hold_invoice(conn, invoice_id)?;
         let detail = invoice_detail(conn, actor, invoice_id)?;
         if detail.invoice.status == "void" {
             return Err(ServiceError::Conflict(format!("{} is already void.", detail.invoice.label())));

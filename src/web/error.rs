@@ -46,6 +46,10 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] DbError),
+    #[error("the database cannot store changes at the moment; nothing was changed, and reading still works")]
+    Unwritable(#[source] DbError),
+    #[error("the database's disk is full; nothing was changed, and reading still works until space is freed")]
+    StorageFull(#[source] DbError),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -68,7 +72,8 @@ impl AppError {
             Self::RequestTimeout => "Request timeout",
             Self::Conflict(_) => "Conflict",
             Self::RateLimited { .. } => "Too many requests",
-            Self::Unavailable(_) => "Service unavailable",
+            Self::Unavailable(_) | Self::Unwritable(_) => "Service unavailable",
+            Self::StorageFull(_) => "Insufficient storage",
             Self::Internal(_) => "Internal error",
         }
     }
@@ -76,6 +81,12 @@ impl AppError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
+        use crate::db::StorageProblem;
+        match e.storage_problem() {
+            Some(StorageProblem::Full) => return Self::StorageFull(e),
+            Some(StorageProblem::Unwritable) => return Self::Unwritable(e),
+            None => {}
+        }
         if e.is_unavailable() {
             Self::Unavailable(e)
         } else {
@@ -126,7 +137,8 @@ impl ResponseError for AppError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Unwritable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

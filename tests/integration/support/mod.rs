@@ -3,6 +3,8 @@
 #![allow(dead_code)] // The harness serves every feature's tests; not each uses every helper.
 
 pub mod browser;
+pub mod pg_cluster;
+pub mod serve;
 pub mod smtp;
 
 use std::net::TcpListener;
@@ -246,27 +248,7 @@ impl TestApp {
     /// service functions as an invitation.
     pub async fn create_user(&self, email: &str, roles: &[Role], member_id: Option<i64>) -> TestUser {
         let (email, roles) = (email.to_string(), roles.to_vec());
-        let e = email.clone();
-        let id = self
-            .with_conn(move |conn| {
-                let input = InviteInput { email: e.clone(), display_name: e.clone(), roles, member_id };
-                let (user, token) =
-                    accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default()).expect("invite");
-                let hash = steward::accounts::password::hash_blocking(TEST_PASSWORD).unwrap();
-                let policy = SessionPolicy {
-                    idle: Duration::from_secs(60),
-                    absolute: Duration::from_secs(60),
-                    sign_ins_per_ip: 30,
-                };
-                accounts::accept_invitation_with_hash(conn, &token, &e, &hash, &RequestMeta::default(), policy)
-                    .expect("activate");
-                diesel::delete(schema::sessions::table.filter(schema::sessions::user_id.eq(user.id)))
-                    .execute(conn)
-                    .unwrap();
-                user.id
-            })
-            .await;
-        TestUser { id, email, password: TEST_PASSWORD.into() }
+        self.with_conn(move |conn| create_user_on(conn, &email, &roles, member_id)).await
     }
 
     /// A member organization (a bare row; the members feature owns the rest).
@@ -313,22 +295,7 @@ impl TestApp {
 
     /// A personal API token for `user_id`.
     pub async fn api_token_for(&self, user_id: i64) -> String {
-        self.with_conn(move |conn| {
-            let identity = steward::accounts::session::roles_of(conn, user_id).unwrap();
-            let user = accounts::find_user(conn, user_id).unwrap();
-            let identity = steward::accounts::Identity {
-                user_id,
-                email: user.email,
-                display_name: user.display_name,
-                member_id: user.member_id,
-                roles: identity,
-                has_two_factor: false,
-                via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
-                time_zone: "UTC".into(),
-            };
-            accounts::create_api_token(conn, &identity, "test", &RequestMeta::default()).unwrap().1
-        })
-        .await
+        self.with_conn(move |conn| api_token_on(conn, user_id)).await
     }
 
     /// Every outbox row as (to, subject, text body), oldest first.
@@ -372,14 +339,49 @@ impl TestApp {
     }
 }
 
+/// An active account with these roles (and organization, for representatives), made through the same
+/// service functions as an invitation, on any connection (a test's own database, or one a child serves).
+pub fn create_user_on(conn: &mut DbConn, email: &str, roles: &[Role], member_id: Option<i64>) -> TestUser {
+    let input = InviteInput { email: email.into(), display_name: email.into(), roles: roles.to_vec(), member_id };
+    let (user, token) = accounts::invite_user(conn, Actor::Cli, &input, None, &RequestMeta::default()).expect("invite");
+    let hash = steward::accounts::password::hash_blocking(TEST_PASSWORD).unwrap();
+    let policy =
+        SessionPolicy { idle: Duration::from_secs(60), absolute: Duration::from_secs(60), sign_ins_per_ip: 30 };
+    accounts::accept_invitation_with_hash(conn, &token, email, &hash, &RequestMeta::default(), policy)
+        .expect("activate");
+    diesel::delete(schema::sessions::table.filter(schema::sessions::user_id.eq(user.id))).execute(conn).unwrap();
+    TestUser { id: user.id, email: email.into(), password: TEST_PASSWORD.into() }
+}
+
+/// A personal API token for `user_id`, on any connection.
+pub fn api_token_on(conn: &mut DbConn, user_id: i64) -> String {
+    let roles = steward::accounts::session::roles_of(conn, user_id).unwrap();
+    let user = accounts::find_user(conn, user_id).unwrap();
+    let identity = steward::accounts::Identity {
+        user_id,
+        email: user.email,
+        display_name: user.display_name,
+        member_id: user.member_id,
+        roles,
+        has_two_factor: false,
+        via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
+        time_zone: "UTC".into(),
+    };
+    accounts::create_api_token(conn, &identity, "test", &RequestMeta::default()).unwrap().1
+}
+
 /// A free port on the loopback interface (bound and released, so a child process can take it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The `steward` binary built for these tests.
-pub fn steward_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_steward")
+///
+/// nextest names it in `NEXTEST_BIN_EXE_steward` when it runs tests from an archive (`cargo nextest archive`,
+/// then `run --archive-file`): the path the build baked in belongs to the machine (or target directory) that
+/// built it, and another build into a shared target directory may have replaced that file since.
+pub fn steward_bin() -> String {
+    std::env::var("NEXTEST_BIN_EXE_steward").unwrap_or_else(|_| env!("CARGO_BIN_EXE_steward").to_string())
 }
 
 /// `steward` with an empty environment but PATH, so a child sees only what the test gives it. Under a
