@@ -17,13 +17,22 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
 }
 
-/// Where the server binaries are: `STEWARD_TEST_PG_BIN`, else Debian's PostgreSQL 15.
+/// Where the server binaries are: `STEWARD_TEST_PG_BIN`, else the newest of Debian's /usr/lib/postgresql/N/bin.
 fn bin_dir() -> PathBuf {
-    let dir =
-        PathBuf::from(std::env::var("STEWARD_TEST_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()));
+    let newest_debian = || {
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+            .collect();
+        versions.sort();
+        versions.pop().map(|(_, dir)| dir).unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+    };
+    let dir = std::env::var_os("STEWARD_TEST_PG_BIN").map(PathBuf::from).unwrap_or_else(newest_debian);
     assert!(
         dir.join("initdb").exists() && dir.join("pg_ctl").exists(),
-        "no initdb/pg_ctl in {} (install postgresql-15: apt-get install postgresql; or set STEWARD_TEST_PG_BIN)",
+        "no initdb/pg_ctl in {} (install Debian's postgresql: apt-get install postgresql; or set STEWARD_TEST_PG_BIN)",
         dir.display()
     );
     dir

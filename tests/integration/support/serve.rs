@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, steward_bin};
+use super::free_port;
 
 pub struct Serve {
     child: Child,
@@ -24,11 +24,9 @@ impl Serve {
         let base = format!("http://127.0.0.1:{port}");
         let log = dir.path().join("serve.log");
         let out = std::fs::File::create(&log).expect("log file");
-        let mut command = Command::new(steward_bin());
+        let mut command = super::steward_command();
         command
             .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)
             .env("STEWARD_BIND", format!("127.0.0.1:{port}"))
             .env("STEWARD_BASE_URL", &base)
@@ -87,8 +85,19 @@ impl Serve {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Stops the server (SIGKILL: nothing it would do on a graceful stop matters to these tests).
+    /// Stops the server: SIGTERM, so it exits as in production (and a coverage build writes its profile), then
+    /// SIGKILL if it has not exited within 10 seconds.
     pub fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
