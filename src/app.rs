@@ -80,6 +80,8 @@ pub enum StartupError {
     Demo(crate::domain::ServiceError),
     #[error("the server stopped with an error: {0}")]
     Server(std::io::Error),
+    #[error("the OpenAPI document could not be built: {0}")]
+    ApiDocument(serde_json::Error),
 }
 
 /// Connects to the database named in the configuration.
@@ -166,6 +168,7 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
     // and every idle thread keeps its own allocator arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers.max(1)) + 1;
     let body_limits = web::Data::new(BodyLimits { max_bytes: MAX_BODY_BYTES, timeout: config.body_timeout });
+    let api_document = web::Data::new(openapi::ApiDocument::new(&route_table()).map_err(StartupError::ApiDocument)?);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(config.clone())
@@ -174,6 +177,7 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
             .app_data(key.clone())
             .app_data(hasher.clone())
             .app_data(body_limits.clone())
+            .app_data(api_document.clone())
             .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|e, _| json_error(e)))
             .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|e, _| form_error(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request_from(e)))

@@ -78,6 +78,12 @@ pub fn parse_optional_id(raw: &str, field: &str, errors: &mut Vec<FieldError>) -
 
 /// The messages of some field errors as one sentence, for a form that is a row of a list (shown at the top
 /// of the page rather than beside a field).
+/// Rows to skip for page `page` (counted from 1) of `per_page` rows. A page below 1 is the first, and a page
+/// far past the end stays past it (an empty page) instead of overflowing.
+pub fn page_offset(page: i64, per_page: i64) -> i64 {
+    page.max(1).saturating_sub(1).saturating_mul(per_page)
+}
+
 pub fn messages(errors: Vec<FieldError>) -> String {
     errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ")
 }

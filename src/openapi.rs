@@ -1,12 +1,15 @@
 //! The API's OpenAPI document, generated from the handlers' annotations, and a docs page drawn from it on
 //! the server (no script, nothing fetched from elsewhere).
 
-use actix_web::HttpResponse;
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde_json::Value;
+use utoipa::openapi::path::{Operation as DocOperation, ParameterIn};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::OpenApi;
 
-use crate::accounts::{Access, PageContext, Router};
+use crate::accounts::{Access, PageContext, RouteSpec, Router};
 use crate::web::{render, AppError, Layout};
 
 #[derive(OpenApi)]
@@ -134,6 +137,104 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The document as served, built once at start: the handlers' annotations, completed with the error answers
+/// that every operation can give (from who may call it, as the route table says, and from its shape), so
+/// that a client reading the document meets no status code it does not list.
+pub struct ApiDocument {
+    json: web::Bytes,
+    value: Value,
+}
+
+impl ApiDocument {
+    pub fn new(routes: &[RouteSpec]) -> Result<Self, serde_json::Error> {
+        let mut doc = ApiDoc::openapi();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PUT, &mut item.put),
+                (Method::PATCH, &mut item.patch),
+                (Method::DELETE, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else { continue };
+                // A documented operation that is no route is caught by the tests (`tests/integration/pages.rs`);
+                // here it is treated as public, which adds no answers to it.
+                let access = routes
+                    .iter()
+                    .find(|r| r.path == path.as_str() && r.method == method)
+                    .map(|r| r.access)
+                    .unwrap_or(Access::Public);
+                complete_error_answers(operation, access);
+            }
+        }
+        let mut value = serde_json::to_value(&doc)?;
+        describe_times(&mut value);
+        Ok(Self { json: serde_json::to_vec(&value)?.into(), value })
+    }
+}
+
+/// Times are stored and sent in UTC without an offset (`2026-11-26T14:07:53.852455`, chrono's `NaiveDateTime`),
+/// which is not the RFC 3339 `date-time` utoipa calls them; the document says what they really are.
+fn describe_times(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("date-time") {
+                map.remove("format");
+                map.insert(
+                    "pattern".into(),
+                    Value::from(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"),
+                );
+                if !map.contains_key("description") {
+                    map.insert("description".into(), Value::from("A time in UTC, ISO 8601 without an offset."));
+                }
+            }
+            map.values_mut().for_each(describe_times);
+        }
+        Value::Array(items) => items.iter_mut().for_each(describe_times),
+        _ => {}
+    }
+}
+
+/// Adds the error answers an operation can give and that its annotation leaves out, and names the media type
+/// errors really have (`application/problem+json`, written by `web::error::render_errors`).
+fn complete_error_answers(operation: &mut DocOperation, access: Access) {
+    for (status, answer) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(answer)) = (status.starts_with('4') || status.starts_with('5'), answer) {
+            if let Some(content) = answer.content.shift_remove("application/json") {
+                answer.content.insert(PROBLEM_JSON.into(), content);
+            }
+        }
+    }
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has_path_parameter = parameters.iter().any(|p| p.parameter_in == ParameterIn::Path);
+    let has_body = operation.request_body.is_some();
+    let signed_in = access != Access::Public;
+    let answers = [
+        ("400", !parameters.is_empty() || has_body, "The path, query or body cannot be read (the detail says why)"),
+        ("401", signed_in, "No valid API token was given"),
+        ("403", matches!(access, Access::Roles(_)), "The caller's roles do not allow this"),
+        ("404", has_path_parameter, "Nothing with this id exists, or the caller may not see it"),
+        ("413", has_body, "The body is larger than the API accepts"),
+        ("415", has_body, "The body is not application/json"),
+        ("422", has_body, "The input is not valid; `errors` names each field and what is wrong"),
+        ("503", signed_in || has_body, "The database is out of reach; try again shortly"),
+    ];
+    for (status, applies, description) in answers {
+        if applies {
+            operation.responses.responses.entry(status.into()).or_insert_with(|| RefOr::T(problem(description)));
+        }
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+fn problem(description: &str) -> Response {
+    let mut response = Response::new(description);
+    response.content.insert(PROBLEM_JSON.into(), Content::new(Some(Ref::from_schema_name("Problem"))));
+    response
+}
+
 pub fn routes(r: &mut Router) {
     r.get("/api/v1/openapi.json", Access::Public, openapi_json).get("/api/docs", Access::Public, docs);
 }
@@ -141,8 +242,8 @@ pub fn routes(r: &mut Router) {
 /// This OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+pub async fn openapi_json(doc: web::Data<ApiDocument>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(doc.json.clone())
 }
 
 /// One operation as the docs page lists it.
@@ -172,8 +273,8 @@ struct DocsPage {
     sections: Vec<Section>,
 }
 
-async fn docs(ctx: PageContext) -> Result<HttpResponse, AppError> {
-    let doc = serde_json::to_value(ApiDoc::openapi()).map_err(AppError::internal)?;
+async fn docs(ctx: PageContext, doc: web::Data<ApiDocument>) -> Result<HttpResponse, AppError> {
+    let doc = &doc.value;
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     let mut sections: Vec<Section> = doc["tags"]
         .as_array()

@@ -51,6 +51,12 @@ impl Router {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        // `csrf::protect` checks exactly the methods that change state; a route with another method would pass
+        // unchecked, so none can be declared.
+        assert!(
+            matches!(method, Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE),
+            "{method} {path}: routes take GET, HEAD, POST, PUT, PATCH or DELETE only"
+        );
         self.specs.push(RouteSpec { method: method.clone(), path, access });
         let route = web::method(method).to(handler).wrap(from_fn(move |req, next| enforce(access, req, next)));
         match self.resources.iter().position(|(p, _)| *p == path) {

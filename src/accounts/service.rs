@@ -881,7 +881,7 @@ pub fn list_users(
     let rows: Vec<(User, Option<String>)> = filtered()
         .order((users::display_name, users::id))
         .limit(USERS_PAGE_SIZE)
-        .offset((page - 1) * USERS_PAGE_SIZE)
+        .offset(crate::domain::page_offset(page, USERS_PAGE_SIZE))
         .select((User::as_select(), members::name.nullable()))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|(u, _)| u.id).collect();

@@ -100,7 +100,7 @@ pub fn list(conn: &mut DbConn, action_prefix: Option<&str>, page: i64) -> Result
     let rows: Vec<(AuditEvent, Option<String>)> = filtered()
         .order(audit_events::id.desc())
         .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(page, PAGE_SIZE))
         .select((AuditEvent::as_select(), users::display_name.nullable()))
         .load(conn)?;
     Ok((rows.into_iter().map(|(event, actor_name)| EventRow { event, actor_name }).collect(), total))

@@ -34,6 +34,7 @@ struct ListPage {
 pub struct ListQuery {
     #[serde(default)]
     status: String,
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     initiative: Option<i64>,
     page: Option<i64>,
 }

@@ -408,7 +408,7 @@ pub fn list(conn: &mut DbConn, filter: &DisbursementFilter) -> Result<(Vec<Disbu
     let rows: Vec<(Disbursement, i64, String)> = query()
         .order(disbursements::id.desc())
         .limit(PAGE_SIZE)
-        .offset((filter.page.max(1) - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(filter.page, PAGE_SIZE))
         .select((Disbursement::as_select(), initiatives::id, initiatives::title))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();

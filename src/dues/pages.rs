@@ -35,7 +35,9 @@ struct ListPage {
 
 #[derive(Deserialize)]
 pub struct ListQuery {
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     member: Option<i64>,
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     year: Option<i64>,
     #[serde(default)]
     status: String,

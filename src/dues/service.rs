@@ -393,7 +393,7 @@ pub fn list_invoices(
     let rows = query()
         .order(invoices::number.desc())
         .limit(PAGE_SIZE)
-        .offset((filter.page.max(1) - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(filter.page, PAGE_SIZE))
         .select((Invoice::as_select(), members::name))
         .load(conn)?;
     Ok((rows, total))

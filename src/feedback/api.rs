@@ -55,7 +55,9 @@ pub async fn send(user: ApiUser, db: web::Data<Db>, body: web::Json<FeedbackBody
     Ok(HttpResponse::Created().json(db.run(move |conn| service::send(conn, &sender, &input)).await?))
 }
 
+// Named apart from the survey answers' `AnswerBody`: the document keeps one schema per name.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = FeedbackAnswerBody)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     /// `answered`, `planned` or `declined`.

@@ -199,6 +199,7 @@ impl BudgetsPage {
 
 #[derive(Deserialize)]
 pub struct YearQuery {
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     year: Option<i64>,
 }
 
@@ -361,6 +362,7 @@ struct InitiativesPage {
 pub struct InitiativeQuery {
     #[serde(default)]
     status: String,
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     priority: Option<i64>,
     page: Option<i64>,
 }

@@ -171,6 +171,21 @@ pub fn update_priority(
             }
         }
         let extra: Vec<i64> = current.outcomes.iter().skip(outcomes.len()).map(|o| o.id).collect();
+        // An outcome a metric measures stays (the metric's link would break); say so instead of failing on the
+        // foreign key.
+        let measured: Vec<String> = crate::db::schema::metrics::table
+            .filter(crate::db::schema::metrics::key_outcome_id.eq_any(extra.clone()))
+            .select(crate::db::schema::metrics::name)
+            .load(conn)?;
+        if !measured.is_empty() {
+            return Err(ServiceError::invalid(
+                "outcomes",
+                format!(
+                    "An outcome you left out is measured by {}; keep it, or link the metric to another outcome first.",
+                    measured.join(", ")
+                ),
+            ));
+        }
         if !extra.is_empty() {
             diesel::delete(key_outcomes::table.filter(key_outcomes::id.eq_any(extra))).execute(conn)?;
         }
@@ -736,7 +751,7 @@ pub fn list_initiatives(
     let rows = query()
         .order((funding_priorities::position, initiatives::id.desc()))
         .limit(PAGE_SIZE)
-        .offset((filter.page.max(1) - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(filter.page, PAGE_SIZE))
         .select((Initiative::as_select(), funding_priorities::title))
         .load(conn)?;
     Ok((rows, total))

@@ -65,7 +65,8 @@ pub struct Balances {
 
 /// Overall, per fiscal year and per fund.
 #[utoipa::path(get, path = "/api/v1/ledger/balances", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
-    responses((status = 200, body = Balances)))]
+    responses((status = 200, body = Balances),
+        (status = 404, description = "No fiscal year has this id", body = crate::web::error::ProblemSchema)))]
 pub async fn balances(
     _user: ApiUser,
     db: web::Data<Db>,

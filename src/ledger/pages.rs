@@ -160,6 +160,7 @@ impl LedgerPage {
 
 #[derive(Deserialize)]
 pub struct LedgerQuery {
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     year: Option<i64>,
     page: Option<i64>,
 }

@@ -678,7 +678,7 @@ pub fn list_entries(
     let rows = query()
         .order((ledger_entries::entry_date.desc(), ledger_entries::id.desc()))
         .limit(PAGE_SIZE)
-        .offset((page.max(1) - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(page, PAGE_SIZE))
         .select(LedgerEntry::as_select())
         .load(conn)?;
     Ok((rows, total))

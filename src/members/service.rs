@@ -590,7 +590,7 @@ pub fn list_members(
     };
     let rows: Vec<(Member, Option<Tier>)> = sorted
         .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+        .offset(crate::domain::page_offset(page, PAGE_SIZE))
         .select((Member::as_select(), Option::<Tier>::as_select()))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|(m, _)| m.id).collect();

@@ -53,7 +53,9 @@ impl ListPage {
 
 #[derive(Deserialize)]
 pub struct ListQuery {
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     priority: Option<i64>,
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     initiative: Option<i64>,
     page: Option<usize>,
 }

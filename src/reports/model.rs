@@ -130,7 +130,9 @@ pub struct BudgetSection {
 }
 
 /// One priority's envelope for the year, as it stood at generation.
+// Named apart from funding's `BudgetLine` (a line of a budget): the document keeps one schema per name.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportBudgetLine)]
 pub struct BudgetLine {
     pub priority_id: i64,
     pub priority: String,

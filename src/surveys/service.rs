@@ -1079,6 +1079,11 @@ pub const COMMUNITY_PER_CLIENT: crate::accounts::rate_limit::Limit = crate::acco
 
 /// A community survey behind its public link, with how many have answered.
 pub fn community_form(conn: &mut DbConn, public_token: &str) -> Result<(AnswerForm, i64), ServiceError> {
+    // Public tokens are URL-safe base64; anything else (a NUL byte, which PostgreSQL refuses in text) is no
+    // survey's, and is not sent to the database.
+    if public_token.is_empty() || !public_token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ServiceError::NotFound("survey"));
+    }
     let survey: Survey = surveys::table
         .filter(surveys::public_token.eq(public_token))
         .select(Survey::as_select())

@@ -141,6 +141,7 @@ fn budget_bars(d: &Dashboard) -> Vec<BudgetBar> {
 
 #[derive(Deserialize)]
 pub struct DashboardQuery {
+    #[serde(default, deserialize_with = "crate::web::forms::blank_as_none")]
     year: Option<i64>,
 }
 

@@ -93,3 +93,18 @@ pub async fn read_upload(
     }
     Ok((filename, data))
 }
+
+/// A filter's number that may be left blank (the "All" choice of a select submits `year=`): blank is `None`,
+/// anything else must parse. Use with `#[serde(default, deserialize_with = "...")]`.
+pub fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
