@@ -76,6 +76,16 @@ impl DbError {
         }
     }
 
+    /// Whether PostgreSQL refused text holding a NUL character (it stores none in `text`): the request's fault.
+    pub fn is_nul_in_text(&self) -> bool {
+        match self {
+            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                info.message().starts_with("invalid byte sequence for encoding \"UTF8\": 0x00")
+            }
+            _ => false,
+        }
+    }
+
     /// Why the database could not store a change, when the cause is its disk rather than the request.
     pub fn storage_problem(&self) -> Option<StorageProblem> {
         match self {

@@ -87,6 +87,9 @@ impl From<DbError> for AppError {
             Some(StorageProblem::Unwritable) => return Self::Unwritable(e),
             None => {}
         }
+        if e.is_nul_in_text() {
+            return Self::BadRequest("Text may not contain the NUL character (a zero byte).".into());
+        }
         if e.is_unavailable() {
             Self::Unavailable(e)
         } else {

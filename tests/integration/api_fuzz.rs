@@ -234,3 +234,32 @@ fn report(name: &str, out: &Output, seconds: f64) -> Run {
     assert!(operations > 0 && cases > 0, "schemathesis as {name} tested nothing:\n{stdout}");
     Run { operations, cases, seed, seconds }
 }
+
+backend_tests! {
+    // What schemathesis found on PostgreSQL, which stores no NUL character in text: such input is the client's
+    // error (400 with a message), never a server error. SQLite keeps the text as it came.
+    async fn a_nul_character_in_text_is_a_clear_error_or_kept_never_a_server_error(backend) {
+        let app = TestApp::spawn(backend).await;
+        let member = app.create_member("acme", "Acme").await;
+        let rep = app.create_user("rep@example.org", &[Role::MemberRep], Some(member)).await;
+        let token = app.api_token_for(rep.id).await;
+        let res = app
+            .client
+            .post(app.url("/api/v1/feedback"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(r#"{"subject": "a\u0000b", "body": "A question."}"#)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        match backend {
+            crate::support::Backend::Postgres => {
+                assert_eq!(status, 400, "{body}");
+                assert!(body.contains("NUL character"), "{body}");
+            }
+            crate::support::Backend::Sqlite => assert_eq!(status, 201, "{body}"),
+        }
+    }
+}
