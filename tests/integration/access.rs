@@ -437,7 +437,7 @@ async fn value_for(
     if key == "/static/{name}" {
         return Ok(steward::web::assets::stylesheet_path().trim_start_matches("/static/").to_string());
     }
-    let Some((_, owner, sql)) = PARAMETERS.iter().find(|(k, _, _)| *k == key) else {
+    let Some((_, _, sql)) = PARAMETERS.iter().find(|(k, _, _)| *k == key) else {
         return Err(format!("no entry in PARAMETERS for {key}"));
     };
     let org = match whose {
@@ -448,7 +448,6 @@ async fn value_for(
         (Whose::Own, Some(id)) => id,
         _ => parties.target_user,
     };
-    let _ = owner;
     let sql = sql.replace("{org}", &org.to_string()).replace("{user}", &user.to_string());
     let found = app
         .with_conn(move |conn| {
