@@ -4,22 +4,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use steward::community::collector::file_text;
-use steward::community::service::logins_in_file;
 
-fn check(text: &str) {
-    let logins = logins_in_file(text);
-    for (i, login) in logins.iter().enumerate() {
-        assert!((1..=39).contains(&login.len()), "{login:?}");
-        assert!(login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{login:?}");
-        assert!(text.contains(&format!("@{login}")), "{login:?} is mentioned in the file");
-        assert!(!logins[..i].iter().any(|l| l.eq_ignore_ascii_case(login)), "{login:?} twice");
-    }
-}
-
-fuzz_target!(|data: &[u8]| {
-    check(&steward_fuzz::text(data));
-    if let Ok(text) = file_text(data) {
-        check(&text);
-    }
-});
+fuzz_target!(|data: &[u8]| steward_fuzz::maintainers_file::run(data));

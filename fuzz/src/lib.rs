@@ -1,51 +1,6 @@
-//! What the fuzz targets share: an in-memory SQLite database holding the demo foundation (for the imports,
-//! whose rows are checked against tiers, metrics and slugs already stored), and a way to run an import that
-//! leaves the database as it was, so that every input meets the same state.
+//! The cargo-fuzz targets' shared code: every target's body lives in `targets/` (one module each, with
+//! `run(data)`), so that the integration tests can replay the committed corpus through the same code.
 
-use std::cell::RefCell;
+mod targets;
 
-use diesel::prelude::*;
-use diesel::result::Error as DieselError;
-use r2d2::ManageConnection;
-use steward::config::DatabaseUrl;
-use steward::db::{self, ConnectionManager, DbConn};
-
-thread_local! {
-    static DEMO: RefCell<Option<DbConn>> = const { RefCell::new(None) };
-}
-
-/// Opens an in-memory SQLite database the way Steward opens its own (same pragmas), migrated and seeded
-/// with the demo foundation.
-fn open_demo() -> DbConn {
-    let manager = ConnectionManager::new(DatabaseUrl::Sqlite(":memory:".into()));
-    let mut conn = manager.connect().expect("opening an in-memory SQLite database");
-    db::run_migrations(&mut conn).expect("migrating the fuzz database");
-    steward::demo::seed(&mut conn, "http://localhost:8080").expect("seeding the demo foundation");
-    conn
-}
-
-/// Runs `f` on the demo database inside a transaction that is always rolled back afterwards.
-pub fn with_demo<T>(f: impl FnOnce(&mut DbConn) -> T) -> T {
-    DEMO.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let conn = slot.get_or_insert_with(open_demo);
-        let mut out = None;
-        let rolled = conn.transaction::<(), DieselError, _>(|c| {
-            out = Some(f(c));
-            Err(DieselError::RollbackTransaction)
-        });
-        assert!(matches!(rolled, Err(DieselError::RollbackTransaction)), "rolling back failed: {rolled:?}");
-        out.expect("the closure ran")
-    })
-}
-
-/// The id of a demo user, by email.
-pub fn demo_user(conn: &mut DbConn, email: &str) -> i64 {
-    use steward::db::schema::users;
-    users::table.filter(users::email.eq(email)).select(users::id).first(conn).expect("a demo user")
-}
-
-/// Input bytes as text, lossily: the parsers below take `&str`, and invalid UTF-8 is not their concern.
-pub fn text(data: &[u8]) -> String {
-    String::from_utf8_lossy(data).into_owned()
-}
+pub use targets::*;

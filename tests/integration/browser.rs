@@ -1,12 +1,13 @@
 //! The pages in headless Chromium (Debian's `chromium`): each role signs in and does its main task, the main
 //! pages pass axe-core (no serious or critical violation), fit a 360 px phone and break no CSP rule.
 //! `tests/browser/run.mjs` drives the browser with playwright-core; `scripts/test` installs Chromium and the
-//! npm packages. On SQLite the run also refreshes the README's screenshots (`docs/screenshots/`).
+//! npm packages. Each run saves screenshots of the main pages under `target/screenshots/<backend>/`, never into
+//! the tracked tree: `scripts/screenshots` copies the SQLite run's into `docs/screenshots/` for the README.
 
 use std::process::Command;
 
 use crate::backend_tests;
-use crate::support::{Backend, TestApp};
+use crate::support::TestApp;
 
 backend_tests! {
     async fn every_role_does_its_main_task_in_a_real_browser(backend) {
@@ -29,9 +30,9 @@ backend_tests! {
             .env("BASE_URL", &app.address)
             .env("CHROMIUM", &chromium)
             .env("FAILURE_DIR", &failures);
-        if backend == Backend::Sqlite {
-            cmd.env("SCREENSHOT_DIR", format!("{root}/docs/screenshots"));
-        }
+        let screenshots = format!("{root}/target/screenshots/{backend:?}");
+        let _ = std::fs::remove_dir_all(&screenshots);
+        cmd.env("SCREENSHOT_DIR", &screenshots);
         let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("run node");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -17,6 +17,7 @@ mod db;
 mod dues;
 mod faults;
 mod funding;
+mod fuzz_corpus;
 mod harness;
 mod health;
 mod home;
