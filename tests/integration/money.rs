@@ -171,6 +171,33 @@ backend_tests! {
         // 2 × USD 999,999,999,990.00 + USD 999,999,999,999.99 (in twice, out once).
         let expected = 2 * 99_999_999_999_000i64 + 99_999_999_999_999;
         assert_eq!(balances["overall_minor"], expected, "{balances}");
+
+        // The ledger's volume (the sum of all amounts taken positive) stays within 64 bits, so no total can
+        // overflow even after ~92,000 of the largest entries: one written by hand brings it near the limit, then
+        // the largest amount is refused and a small one still taken.
+        let volume = 2 * 99_999_999_999_000i64 + 3 * 99_999_999_999_999;
+        let near = i64::MAX - volume - 50_000_000_000_000;
+        app.with_conn(move |c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(&format!(
+                "INSERT INTO ledger_entries (entry_date, fiscal_year_id, kind, amount_minor, currency, base_amount_minor, \
+                 exchange_rate, memo, created_at) SELECT entry_date, fiscal_year_id, 'adjustment', {near}, 'USD', {near}, \
+                 '1', 'by hand', created_at FROM ledger_entries WHERE currency = 'USD' ORDER BY id LIMIT 1"
+            ))
+            .unwrap()
+        })
+        .await;
+        let res = adjust(&app, &token, "999,999,999,999.99", "USD", "out").await;
+        assert_eq!(res.status(), 422);
+        assert!(problem_field(res, "amount").await.contains("more than Steward can count"));
+        assert_eq!(adjust(&app, &token, "1.00", "USD", "out").await.status(), 201);
+        for page in ["/treasury", "/", "/ledger", "/fiscal-years"] {
+            assert_eq!(b.get(page).await.0, 200, "{page}");
+        }
+        let res = api.get(app.url("/api/v1/ledger/balances")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let balances: Value = res.json().await.unwrap();
+        assert_eq!(balances["overall_minor"], expected + near - 100, "{balances}");
     }
 
     async fn a_users_roles_and_status_change_together_or_not_at_all(backend) {
@@ -307,6 +334,15 @@ backend_tests! {
                 .json(&json!({"entry_date": today(), "direction": "in", "amount": "5", "memo": "grant"})).send()
         };
         let before = entries(&app).await;
+        // The API document lists the header on each money POST.
+        let doc: Value = api.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+        for path in ["/api/v1/invoices/{id}/payments", "/api/v1/ledger/adjustments", "/api/v1/ledger/transfers",
+                     "/api/v1/ledger/entries/{id}/reverse", "/api/v1/disbursements", "/api/v1/disbursements/{id}/pay",
+                     "/api/v1/initiatives/{id}/allocations"] {
+            let parameters = doc["paths"][path]["post"]["parameters"].as_array().cloned().unwrap_or_default();
+            assert!(parameters.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"
+                && p["required"] != true), "{path}: {parameters:?}");
+        }
         let a = adjust_with("adjust-1").await.unwrap();
         let a_body = (a.status(), a.text().await.unwrap());
         let b2 = adjust_with("adjust-1").await.unwrap();
