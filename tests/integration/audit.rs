@@ -99,6 +99,35 @@ backend_tests! {
         assert!(chain_line(&check(&url)).contains(&format!("chain broken at audit event {}", ids[2])));
     }
 
+    async fn concurrent_writers_extend_one_chain(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.create_user("admin@example.org", &[Role::Admin], None).await;
+        let token = app.api_token_for(admin.id).await;
+        // Sixteen invitations at once, each in its own transaction with its audit event.
+        let mut handles = Vec::new();
+        for i in 0..16 {
+            let (url, token) = (app.url("/api/v1/users"), token.clone());
+            handles.push(tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"email": format!("p{i}@example.org"), "display_name": format!("P {i}"),
+                                  "roles": ["council"]}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+        for handle in handles {
+            assert_eq!(handle.await.unwrap(), 201);
+        }
+        let out = check(&app.test_db.url_string());
+        let line = chain_line(&out);
+        assert!(line.ends_with(" ok"), "one chain, no fork: {line}");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+
     async fn renaming_an_organization_records_the_old_and_new_name_and_the_clients_address(backend) {
         let app = TestApp::spawn(backend).await;
         let treasurer = app.create_user("treasurer@example.org", &[Role::Treasurer], None).await;
