@@ -191,7 +191,9 @@ pub fn start(config: Config, db: Db, listener: TcpListener, workers: usize) -> R
             .wrap(Compress::default())
             .wrap(headers::security_headers(https))
             .wrap_fn(|req, srv| {
-                let fut = srv.call(req);
+                // Every audit event recorded while serving this request carries its client address.
+                let client = accounts::session::client_ip(req.request());
+                let fut = crate::domain::client::scope(client, srv.call(req));
                 async move {
                     let mut res = fut.await?;
                     let id = res.request().extensions().get::<RequestId>().map(|id| id.to_string());

@@ -109,6 +109,7 @@ pub fn run(conn: &mut DbConn) -> Result<CheckReport, ServiceError> {
             one_report_email_per_recipient(conn)?,
             representatives_own_rows(conn)?,
             audit_log_in_order(conn)?,
+            audit_chain(conn)?,
         ];
         Ok(CheckReport { invariants })
     })
@@ -318,36 +319,65 @@ fn ledger_append_only(conn: &mut DbConn) -> Result<Invariant, ServiceError> {
         "ledger-append-only",
         "the database triggers that refuse UPDATE and DELETE on ledger entries are in place",
     );
-    let (expected, present): (&[&str], Vec<String>) = match conn {
+    f.checked = missing_triggers(conn, "ledger_entries", &mut f.named)?;
+    Ok(f.done())
+}
+
+/// `audit::record` (migration `000014`): the triggers that refuse UPDATE and DELETE on audit events are in
+/// place, and every event's hash follows from the one before it and its own content
+/// (`audit::service::verify_chain`); the first broken link is named.
+fn audit_chain(conn: &mut DbConn) -> Result<Invariant, ServiceError> {
+    let mut f = Found::new(
+        "audit-chain",
+        "audit events cannot be updated or deleted (triggers), and each event's hash chains over the previous          event's hash and its own content",
+    );
+    let triggers = missing_triggers(conn, "audit_events", &mut f.named)?;
+    let (events, broken) = crate::audit::service::verify_chain(conn)?;
+    if let Some(id) = broken {
+        f.named.push(format!("chain broken at audit event {id}"));
+    }
+    f.checked = triggers + events;
+    Ok(f.done())
+}
+
+/// The append-only triggers of `table` (`ledger_entries` or `audit_events`): each missing one named in
+/// `named`; returns how many are expected.
+fn missing_triggers(conn: &mut DbConn, table: &str, named: &mut Vec<String>) -> Result<usize, ServiceError> {
+    let (sqlite_names, pg_name) = match table {
+        "ledger_entries" => (["ledger_entries_no_update", "ledger_entries_no_delete"], "ledger_entries_append_only"),
+        _ => (["audit_events_no_update", "audit_events_no_delete"], "audit_events_append_only"),
+    };
+    let (expected, present): (Vec<&str>, Vec<String>) = match conn {
         DbConn::Sqlite(c) => {
             #[derive(QueryableByName)]
             struct Name {
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 name: String,
             }
-            let names: Vec<Name> = diesel::sql_query(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_entries'",
-            )
-            .load(c)?;
-            (&["ledger_entries_no_update", "ledger_entries_no_delete"], names.into_iter().map(|n| n.name).collect())
+            let names: Vec<Name> =
+                diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?")
+                    .bind::<diesel::sql_types::Text, _>(table)
+                    .load(c)?;
+            (sqlite_names.to_vec(), names.into_iter().map(|n| n.name).collect())
         }
         DbConn::Postgres(c) => {
             let n: Count = diesel::sql_query(
-                "SELECT COUNT(*)::BIGINT AS n FROM pg_trigger WHERE tgrelid = 'ledger_entries'::regclass \
-                 AND tgname = 'ledger_entries_append_only' AND tgenabled <> 'D'",
+                "SELECT COUNT(*)::BIGINT AS n FROM pg_trigger WHERE tgrelid = $1::regclass \
+                 AND tgname = $2 AND tgenabled <> 'D'",
             )
+            .bind::<diesel::sql_types::Text, _>(table)
+            .bind::<diesel::sql_types::Text, _>(pg_name)
             .get_result(c)?;
-            let present = if n.n > 0 { vec!["ledger_entries_append_only".to_string()] } else { Vec::new() };
-            (&["ledger_entries_append_only"], present)
+            let present = if n.n > 0 { vec![pg_name.to_string()] } else { Vec::new() };
+            (vec![pg_name], present)
         }
     };
-    f.checked = expected.len();
-    for name in expected {
+    for name in &expected {
         if !present.iter().any(|p| p == name) {
-            f.named.push(format!("trigger {name} missing"));
+            named.push(format!("trigger {name} missing"));
         }
     }
-    Ok(f.done())
+    Ok(expected.len())
 }
 
 /// `dues::service::record_payment` (paid_minor grows by each payment, posted to the ledger; paid when nothing

@@ -21,6 +21,50 @@ impl FieldError {
     }
 }
 
+/// The client address of the HTTP request being served, for the audit log: set for each request by the app
+/// (`app::start`), carried onto the blocking thread by `db::Db::run`, read by `audit::record`. Services need
+/// not pass it along by hand, so no event from a request goes without it.
+pub mod client {
+    use std::cell::RefCell;
+    use std::future::Future;
+
+    tokio::task_local! {
+        static REQUEST_ADDR: Option<String>;
+    }
+
+    thread_local! {
+        static THREAD_ADDR: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` (a request's handling) with `addr` as its client address.
+    pub async fn scope<F: Future>(addr: Option<String>, f: F) -> F::Output {
+        REQUEST_ADDR.scope(addr, f).await
+    }
+
+    /// The address of the request this code serves, if any.
+    pub fn current() -> Option<String> {
+        REQUEST_ADDR.try_with(Clone::clone).ok().flatten().or_else(|| THREAD_ADDR.with(|a| a.borrow().clone()))
+    }
+
+    /// Sets the address on this (blocking) thread until the guard is dropped.
+    pub fn enter(addr: Option<String>) -> Entered {
+        let previous = THREAD_ADDR.with(|a| a.replace(addr));
+        Entered { previous }
+    }
+
+    /// Puts the thread's previous address back when dropped.
+    pub struct Entered {
+        previous: Option<String>,
+    }
+
+    impl Drop for Entered {
+        fn drop(&mut self) {
+            let previous = self.previous.take();
+            THREAD_ADDR.with(|a| *a.borrow_mut() = previous);
+        }
+    }
+}
+
 /// Why a service refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -27,42 +27,78 @@ pub fn parse_currency(raw: &str) -> Result<String, String> {
     }
 }
 
-/// Reads an amount as people type it (`1,234.56`, `1234.5`, `1234`) into minor units of `currency`.
-/// Negative amounts, more decimals than the currency has, and anything else are refused with a reason.
+/// The largest amount Steward accepts, in minor units of any currency: 999,999,999,999.99 in a currency of
+/// two decimals (99,999,999,999,999 JPY, 99,999,999,999.999 KWD). Every amount typed, and every amount
+/// converted into the base currency, is at most this, so a sum of 92,000 of them still fits an `i64`; the
+/// ledger also refuses an entry that would take the sum of all its amounts beyond `i64`
+/// (`ledger::service::post`), so no balance, total or month can overflow.
+pub const MAX_MINOR: i64 = 99_999_999_999_999;
+
+/// How an amount is written, for error messages and documentation.
+pub const AMOUNT_FORM: &str =
+    "digits with a point before the decimals and, if you like, commas between groups of three digits: 1234.50 or 1,234.50";
+
+/// Reads an amount into minor units of `currency`. The one grammar for amounts, on pages, in the API and in
+/// imports:
+///
+/// ```text
+/// amount   = whole [ "." digit+ ]          (at most as many decimals as the currency has)
+/// whole    = digit+                          1234
+///          | digit{1,3} ( "," digit{3} )+   1,234  12,345,678
+/// ```
+///
+/// Surrounding spaces are ignored; nothing else is: no sign, no spaces or other separators inside, no comma
+/// as a decimal mark (`12,50` is refused, not read as 1,250), at most [`MAX_MINOR`].
 pub fn parse_amount(raw: &str, currency: &str) -> Result<i64, String> {
     let Some(places) = exponent(currency) else {
         return Err(format!("'{currency}' is not a currency Steward knows."));
     };
-    let text: String = raw.trim().chars().filter(|c| *c != ',' && *c != '_' && *c != ' ').collect();
+    let text = raw.trim();
     if text.is_empty() {
         return Err("Enter an amount.".into());
     }
     if text.starts_with('-') {
         return Err("The amount cannot be negative.".into());
     }
+    let malformed = || format!("'{text}' is not an amount; write {AMOUNT_FORM}.");
     let (whole, fraction) = match text.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (text.as_str(), ""),
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
     };
-    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || (text.contains('.') && fraction.is_empty()) {
-        return Err(format!("'{}' is not an amount like 1,234.56.", raw.trim()));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let whole_ok = match whole.split_once(',') {
+        None => digits(whole),
+        Some((first, rest)) => {
+            (1..=3).contains(&first.len())
+                && digits(first)
+                && rest.split(',').all(|group| group.len() == 3 && digits(group))
+        }
+    };
+    if !whole_ok || fraction.is_some_and(|f| !digits(f)) {
+        return Err(malformed());
     }
-    if fraction.len() as u32 > places {
+    let whole: String = whole.chars().filter(|c| *c != ',').collect();
+    let fraction = fraction.unwrap_or("");
+    if fraction.len() > places as usize {
         return Err(match places {
             0 => format!("{currency} has no fractions; enter a whole amount."),
-            p => format!("{currency} has {p} decimal places; '{}' has more.", raw.trim()),
+            p => format!("{currency} has {p} decimal places; '{text}' has more."),
         });
     }
-    let scale = 10i64.pow(places);
-    let whole: i64 = whole.parse().map_err(|_| "The amount is too large.".to_string())?;
-    let mut fraction_value: i64 = if fraction.is_empty() { 0 } else { fraction.parse().unwrap_or(0) };
-    fraction_value *= 10i64.pow(places - fraction.len() as u32);
+    let too_large = || format!("The amount is too large: at most {}.", format(MAX_MINOR, currency));
+    // Leading zeros aside, more than 18 digits cannot be within the bound: refuse before parsing.
+    let significant = whole.trim_start_matches('0');
+    if significant.len() > 18 {
+        return Err(too_large());
+    }
+    let whole: i64 = if significant.is_empty() { 0 } else { significant.parse().map_err(|_| malformed())? };
+    let fraction_value: i64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| malformed())? };
+    let fraction_value = fraction_value * 10i64.pow(places - fraction.len() as u32);
     whole
-        .checked_mul(scale)
+        .checked_mul(10i64.pow(places))
         .and_then(|w| w.checked_add(fraction_value))
-        .filter(|v| *v <= 1_000_000_000_000_000)
-        .ok_or_else(|| "The amount is too large.".into())
+        .filter(|v| *v <= MAX_MINOR)
+        .ok_or_else(too_large)
 }
 
 /// Shows an amount with its code and thousands separators: `USD 1,234.56`, `JPY 5,000`, `-EUR 12.00`.
@@ -109,6 +145,49 @@ mod tests {
         assert!(parse_amount(".5", "USD").is_err());
         assert!(parse_amount("1e5", "USD").is_err());
         assert!(parse_amount("99999999999999999999", "USD").is_err());
+        assert!(parse_amount("1e5", "USD").unwrap_err().contains("1,234.50"));
+    }
+
+    #[test]
+    fn commas_only_between_groups_of_three() {
+        assert_eq!(parse_amount("1,234.50", "USD"), Ok(123_450));
+        assert_eq!(parse_amount("12,345,678", "JPY"), Ok(12_345_678));
+        assert_eq!(parse_amount("123,456", "USD"), Ok(12_345_600));
+        assert_eq!(parse_amount("007", "USD"), Ok(700));
+        for bad in [
+            "12,50",
+            "1,2345",
+            "1,23",
+            ",123",
+            "1,,234",
+            "1234,567",
+            "1,234,",
+            "1.234,50",
+            "1 234",
+            "1_234",
+            "+5",
+            "1,234.5,0",
+            "0x10",
+            "١٢٣",
+        ] {
+            let err = parse_amount(bad, "USD").expect_err(bad);
+            assert!(err.contains("1,234.50"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn amounts_are_bounded() {
+        assert_eq!(parse_amount("999,999,999,999.99", "USD"), Ok(MAX_MINOR));
+        assert_eq!(parse_amount("99999999999999", "JPY"), Ok(MAX_MINOR));
+        assert_eq!(parse_amount("99,999,999,999.999", "KWD"), Ok(MAX_MINOR));
+        assert_eq!(parse_amount("0000000000000000000000001", "USD"), Ok(100));
+        for big in ["1,000,000,000,000", "10000000000000", "999999999999999999999999"] {
+            let err = parse_amount(big, "USD").expect_err(big);
+            assert!(err.contains("at most USD 999,999,999,999.99"), "{big}: {err}");
+        }
+        // A sum of many maximal amounts, in the width the ledger adds in, does not overflow.
+        assert!((MAX_MINOR as i128) * 1_000_000 < i128::MAX);
+        assert!(MAX_MINOR.checked_mul(92_000).is_some());
         assert!(parse_amount("10", "XXX").is_err());
         assert!(parse_amount("", "USD").is_err());
     }

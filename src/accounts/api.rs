@@ -189,23 +189,23 @@ pub async fn update_user(
     body: web::Json<UserChanges>,
 ) -> Result<HttpResponse, AppError> {
     let (target, actor, meta, body) = (id.into_inner(), user.0.user_id, meta(&req), body.into_inner());
+    if body.status == Some(UserStatus::Invited) {
+        return Err(ServiceError::invalid("status", "Set 'active' or 'disabled'; 'invited' follows from it.").into());
+    }
+    // All or nothing: roles and status change in one transaction, so a refused status keeps the roles too.
     let row = db
         .run(move |conn| {
-            if let Some(roles) = &body.roles {
-                service::set_roles(conn, actor, target, roles, body.member_id, &meta)?;
-            }
-            match body.status {
-                Some(UserStatus::Disabled) => service::disable_user(conn, actor, target, &meta)?,
-                Some(UserStatus::Active) => service::enable_user(conn, actor, target, &meta)?,
-                Some(UserStatus::Invited) => {
-                    return Err(ServiceError::invalid(
-                        "status",
-                        "Set 'active' or 'disabled'; 'invited' follows from it.",
-                    ))
+            crate::db::write_transaction(conn, |conn| {
+                if let Some(roles) = &body.roles {
+                    service::set_roles(conn, actor, target, roles, body.member_id, &meta)?;
                 }
-                None => {}
-            }
-            service::user_row(conn, target)
+                match body.status {
+                    Some(UserStatus::Disabled) => service::disable_user(conn, actor, target, &meta)?,
+                    Some(UserStatus::Active) => service::enable_user(conn, actor, target, &meta)?,
+                    Some(UserStatus::Invited) | None => {}
+                }
+                service::user_row(conn, target)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(row)))

@@ -11,7 +11,7 @@ use super::rate_limit;
 use super::session::{roles_of, SessionPolicy};
 use super::tokens::{hash_token, new_api_token, new_recovery_code, normalize_recovery_code, random_token};
 use super::totp;
-use crate::audit::{self, Actor, Event};
+use crate::audit::{self, Actor, Changes, Event};
 use crate::db::schema::{
     api_tokens, members, one_time_tokens, recovery_codes, sessions, sign_in_failures, user_roles, users,
 };
@@ -979,7 +979,16 @@ pub fn set_roles(
                     "from": before.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                     "to": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                     "member_id": member_id,
-                })),
+                }))
+                .changes(
+                    Changes::new()
+                        .field(
+                            "roles",
+                            &before.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                            &roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                        )
+                        .field("member_id", &user.member_id, &member_id),
+                ),
         )
     })
 }
@@ -1009,7 +1018,8 @@ pub fn disable_user(conn: &mut DbConn, actor_id: i64, user_id: i64, meta: &Reque
             Event::new(Actor::User(actor_id), "user.disabled")
                 .target("user", user_id)
                 .ip(meta.ip.as_deref())
-                .details(json!({ "sessions_ended": ended })),
+                .details(json!({ "sessions_ended": ended }))
+                .changes(Changes::new().field("status", user.status().as_str(), UserStatus::Disabled.as_str())),
         )
     })
 }
@@ -1027,7 +1037,10 @@ pub fn enable_user(conn: &mut DbConn, actor_id: i64, user_id: i64, meta: &Reques
             .execute(conn)?;
         audit::record(
             conn,
-            Event::new(Actor::User(actor_id), "user.enabled").target("user", user_id).ip(meta.ip.as_deref()),
+            Event::new(Actor::User(actor_id), "user.enabled")
+                .target("user", user_id)
+                .ip(meta.ip.as_deref())
+                .changes(Changes::new().field("status", UserStatus::Disabled.as_str(), status.as_str())),
         )
     })
 }

@@ -4,7 +4,7 @@ pub mod model;
 pub mod pages;
 pub mod service;
 
-pub use service::{record, Actor, Event};
+pub use service::{record, Actor, Changes, Event};
 
 use crate::accounts::{Access, Role, Router};
 

@@ -19,8 +19,11 @@ pub struct AuditEvent {
     pub target_type: Option<String>,
     pub target_id: Option<String>,
     pub ip: Option<String>,
-    /// Non-secret particulars as a JSON object.
+    /// Non-secret particulars as a JSON object; an edit's old and new values under `changes`.
     pub details: String,
+    /// SHA-256 (hex) chained over the previous event's hash and this event's content
+    /// (`audit::service::chain_hash`); none for events written before the chain began.
+    pub hash: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -34,4 +37,5 @@ pub struct NewAuditEvent<'a> {
     pub target_id: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub details: &'a str,
+    pub hash: String,
 }

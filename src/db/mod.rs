@@ -229,8 +229,10 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = Span::current();
+        let client = crate::domain::client::current();
         let joined = actix_web::web::block(move || {
             let _entered = span.enter();
+            let _client = crate::domain::client::enter(client);
             let mut conn = pool.get().map_err(DbError::Pool)?;
             f(&mut conn)
         });

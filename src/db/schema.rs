@@ -220,6 +220,17 @@ diesel::table! {
         target_id -> Nullable<Text>,
         ip -> Nullable<Text>,
         details -> Text,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (key_hash) {
+        key_hash -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -734,6 +745,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_preferences,
     fiscal_years,
     funding_priorities,
+    idempotency_keys,
     initiative_steps,
     initiatives,
     invoices,

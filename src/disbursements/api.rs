@@ -1,6 +1,7 @@
 //! JSON API for disbursements.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -8,6 +9,7 @@ use super::model::Disbursement;
 use super::service::{self, ApprovalRule, DisbursementDetail, DisbursementFilter, DisbursementRow, RequestInput};
 use crate::accounts::ApiUser;
 use crate::db::Db;
+use crate::web::idempotency::{self, Key};
 use crate::web::AppError;
 
 #[derive(Deserialize, IntoParams)]
@@ -43,7 +45,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(DisbursementPage { items, page, per_page: service::PAGE_SIZE, total }))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestBody {
     pub allocation_id: i64,
@@ -61,10 +63,17 @@ pub struct RequestBody {
 
 /// Requests a disbursement from an allocation (treasurer or council).
 #[utoipa::path(post, path = "/api/v1/disbursements", tag = "funding", request_body = RequestBody, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")),
     responses((status = 201, body = Disbursement), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn create(user: ApiUser, db: web::Data<Db>, body: web::Json<RequestBody>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    user: ApiUser,
+    db: web::Data<Db>,
+    body: web::Json<RequestBody>,
+) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
+    let key = Key::from_request(&req, actor, &b)?;
     let input = RequestInput {
         allocation_id: b.allocation_id.to_string(),
         payee: b.payee,
@@ -73,7 +82,7 @@ pub async fn create(user: ApiUser, db: web::Data<Db>, body: web::Json<RequestBod
         purpose: b.purpose,
         document_url: b.document_url,
     };
-    Ok(HttpResponse::Created().json(db.run(move |conn| service::request(conn, actor, &input)).await?))
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| service::request(conn, actor, &input)).await
 }
 
 /// One disbursement with its allocation and approvals.
@@ -115,7 +124,7 @@ pub async fn reject(
     Ok(HttpResponse::Ok().json(db.run(move |conn| service::reject(conn, &actor, id, &reason)).await?))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
     /// YYYY-MM-DD, in an open fiscal year.
@@ -124,17 +133,19 @@ pub struct PayBody {
 
 /// Records an approved disbursement as paid (treasurer) and posts it to the ledger.
 #[utoipa::path(post, path = "/api/v1/disbursements/{id}/pay", tag = "funding", request_body = PayBody, security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Disbursement id")),
+    params(("id" = i64, Path, description = "Disbursement id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")),
     responses((status = 200, body = Disbursement), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
 pub async fn pay(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Json<PayBody>,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, id, paid_on) = (user.0.user_id, id.into_inner(), body.into_inner().paid_on);
-    Ok(HttpResponse::Ok().json(db.run(move |conn| service::pay(conn, actor, id, &paid_on)).await?))
+    let (actor, id, body) = (user.0.user_id, id.into_inner(), body.into_inner());
+    let key = Key::from_request(&req, actor, &body)?;
+    idempotency::respond(&db, key, StatusCode::OK, move |conn| service::pay(conn, actor, id, &body.paid_on)).await
 }
 
 /// How many approvals a disbursement request needs.

@@ -1,6 +1,7 @@
 //! JSON API for dues.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -8,6 +9,7 @@ use super::model::{Invoice, Payment};
 use super::service::{self, InvoiceFilter};
 use crate::accounts::ApiUser;
 use crate::db::Db;
+use crate::web::idempotency::{self, Key};
 use crate::web::AppError;
 
 #[derive(Serialize, ToSchema)]
@@ -79,7 +81,7 @@ pub async fn get(user: ApiUser, db: web::Data<Db>, id: web::Path<i64>) -> Result
 }
 
 /// A payment: `amount` as a decimal string in the invoice's currency ("1250.00"), `paid_on` as YYYY-MM-DD.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
     pub amount: String,
@@ -90,18 +92,20 @@ pub struct NewPayment {
 
 /// Records a payment and posts it to the ledger; treasurer only.
 #[utoipa::path(post, path = "/api/v1/invoices/{id}/payments", tag = "dues", request_body = NewPayment, security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Invoice id")),
+    params(("id" = i64, Path, description = "Invoice id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")),
     responses((status = 201, body = Payment), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
 pub async fn record_payment(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Json<NewPayment>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, body) = (user.0, id.into_inner(), body.into_inner());
-    let payment = db
-        .run(move |conn| service::record_payment(conn, &actor, id, &body.amount, &body.paid_on, &body.reference))
-        .await?;
-    Ok(HttpResponse::Created().json(payment))
+    let key = Key::from_request(&req, actor.user_id, &body)?;
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| {
+        service::record_payment(conn, &actor, id, &body.amount, &body.paid_on, &body.reference)
+    })
+    .await
 }

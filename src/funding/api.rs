@@ -1,6 +1,7 @@
 //! JSON API for funding: priorities, budgets, initiatives and allocations.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,6 +12,7 @@ use super::service::{
 };
 use crate::accounts::ApiUser;
 use crate::db::Db;
+use crate::web::idempotency::{self, Key};
 use crate::web::AppError;
 
 /// The active funding priorities with their key outcomes, in order.
@@ -73,10 +75,13 @@ pub async fn update_priority(
     let (actor, id, b) = (user.0.user_id, id.into_inner(), body.into_inner());
     let p = db
         .run(move |conn| {
-            let slug = service::find_priority(conn, id)?.priority.slug;
-            let input = PriorityInput { slug, title: b.title, summary: b.summary, outcomes: b.outcomes };
-            service::update_priority(conn, actor, id, &input, b.position, b.active)?;
-            service::find_priority(conn, id)
+            // The slug is read and the change written in one transaction: all or nothing.
+            crate::db::write_transaction(conn, |conn| {
+                let slug = service::find_priority(conn, id)?.priority.slug;
+                let input = PriorityInput { slug, title: b.title, summary: b.summary, outcomes: b.outcomes };
+                service::update_priority(conn, actor, id, &input, b.position, b.active)?;
+                service::find_priority(conn, id)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(p))
@@ -299,7 +304,7 @@ pub async fn list_allocations(
     Ok(HttpResponse::Ok().json(db.run(move |conn| service::list_allocations(conn, &filter)).await?))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationBody {
     pub fiscal_year_id: i64,
@@ -313,24 +318,25 @@ pub struct AllocationBody {
 /// Allocates money to an initiative from its priority's budget for a year (treasurer). Refused when the
 /// budget (or line item) has not enough left.
 #[utoipa::path(post, path = "/api/v1/initiatives/{id}/allocations", tag = "funding", request_body = AllocationBody,
-    params(("id" = i64, Path, description = "Initiative id")), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Initiative id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")), security(("bearer" = [])),
     responses((status = 201, body = Allocation), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
 pub async fn allocate(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Json<AllocationBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, b) = (user.0.user_id, id.into_inner(), body.into_inner());
+    let key = Key::from_request(&req, actor, &b)?;
     let input = AllocationInput {
         fiscal_year_id: b.fiscal_year_id.to_string(),
         amount: b.amount,
         budget_line_id: b.budget_line_id.map(|l| l.to_string()).unwrap_or_default(),
         note: b.note,
     };
-    let allocation = db.run(move |conn| service::allocate(conn, actor, id, &input)).await?;
-    Ok(HttpResponse::Created().json(allocation))
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| service::allocate(conn, actor, id, &input)).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -12,7 +12,7 @@ use super::model::{
     NewKeyOutcome, PriorityWithOutcomes,
 };
 use crate::accounts::{Identity, Role};
-use crate::audit::{self, Actor, Event};
+use crate::audit::{self, Actor, Changes, Event};
 use crate::db::schema::{
     allocations, budget_lines, budgets, disbursements, fiscal_years, funding_priorities, initiative_steps, initiatives,
     key_outcomes, ledger_entries, users,
@@ -193,7 +193,19 @@ pub fn update_priority(
             conn,
             Event::new(Actor::User(actor), "priority.updated")
                 .target("funding_priority", id)
-                .details(json!({ "active": active, "position": position })),
+                .details(json!({ "active": active, "position": position }))
+                .changes(
+                    Changes::new()
+                        .field("title", current.priority.title.as_str(), input.title.trim())
+                        .field("summary", current.priority.summary.as_str(), input.summary.trim())
+                        .field("position", &current.priority.position, &position)
+                        .field("active", &current.priority.active, &active)
+                        .field(
+                            "outcomes",
+                            &current.outcomes.iter().map(|o| o.description.as_str()).collect::<Vec<_>>(),
+                            &outcomes,
+                        ),
+                ),
         )
     })
 }
@@ -310,14 +322,15 @@ pub fn set_budget(
     db::write_transaction(conn, |conn| {
         let year = writable_year(conn, year_id)?;
         find_priority(conn, priority_id)?;
-        let existing: Option<i64> = budgets::table
+        let existing: Option<(i64, i64)> = budgets::table
             .filter(budgets::fiscal_year_id.eq(year_id))
             .filter(budgets::priority_id.eq(priority_id))
-            .select(budgets::id)
+            .select((budgets::id, budgets::amount_minor))
             .first(conn)
             .optional()?;
+        let before_minor = existing.map(|(_, amount)| amount);
         let now = db::now();
-        let budget_id = match existing {
+        let budget_id = match existing.map(|(id, _)| id) {
             Some(id) => {
                 lock_budget(conn, id)?;
                 let allocated = allocated_sum(conn, id, None)?;
@@ -351,6 +364,11 @@ pub fn set_budget(
             .filter(budget_lines::budget_id.eq(budget_id))
             .select(BudgetLine::as_select())
             .load(conn)?;
+        let lines_shown = |pairs: Vec<(&str, i64)>| {
+            pairs.into_iter().map(|(l, v)| format!("{l}: {}", crate::money::plain(v, &base))).collect::<Vec<_>>()
+        };
+        let lines_before = lines_shown(current.iter().map(|l| (l.label.as_str(), l.amount_minor)).collect());
+        let lines_after = lines_shown(lines.iter().map(|(l, v)| (l.as_str(), *v)).collect());
         for old in &current {
             let kept = lines.iter().position(|(l, _)| l.eq_ignore_ascii_case(&old.label));
             let allocated = allocated_sum(conn, budget_id, Some(old.id))?;
@@ -395,7 +413,12 @@ pub fn set_budget(
             Event::new(Actor::User(actor), "budget.set")
                 .target("budget", budget_id)
                 .details(json!({ "fiscal_year": year.label, "priority_id": priority_id, "amount_minor": amount,
-                                 "lines": lines.len() })),
+                                 "lines": lines.len() }))
+                .changes(Changes::new().field("amount_minor", &before_minor, &Some(amount)).field(
+                    "lines",
+                    &lines_before,
+                    &lines_after,
+                )),
         )?;
         Ok(budgets::table.find(budget_id).select(Budget::as_select()).first(conn)?)
     })
@@ -638,7 +661,19 @@ pub fn update_initiative(conn: &mut DbConn, actor: i64, id: i64, input: &Initiat
                 initiatives::updated_at.eq(db::now()),
             ))
             .execute(conn)?;
-        audit::record(conn, Event::new(Actor::User(actor), "initiative.updated").target("initiative", id))
+        audit::record(
+            conn,
+            Event::new(Actor::User(actor), "initiative.updated").target("initiative", id).changes(
+                Changes::new()
+                    .field("priority_id", &current.priority_id, &checked.priority_id)
+                    .field("title", current.title.as_str(), input.title.trim())
+                    .field("summary", current.summary.as_str(), input.summary.trim())
+                    .field("subprojects", &current.subprojects, &checked.subprojects)
+                    .field("lead", current.lead.as_str(), input.lead.trim())
+                    .field("starts_on", &current.starts_on, &checked.starts_on)
+                    .field("ends_on", &current.ends_on, &checked.ends_on),
+            ),
+        )
     })
 }
 
@@ -1085,7 +1120,8 @@ pub fn change_allocation(
             conn,
             Event::new(Actor::User(actor), "allocation.changed")
                 .target("allocation", allocation_id)
-                .details(json!({ "from_minor": current.amount_minor, "to_minor": amount })),
+                .details(json!({ "from_minor": current.amount_minor, "to_minor": amount }))
+                .changes(Changes::new().field("amount_minor", &current.amount_minor, &amount)),
         )?;
         Ok(allocations::table.find(allocation_id).select(Allocation::as_select()).first(conn)?)
     })

@@ -1,6 +1,7 @@
 //! JSON API for fiscal years, the ledger and exchange rates.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,6 +11,7 @@ use super::service::{self, AdjustmentInput, FundBalance, TransferInput, YearBala
 use crate::accounts::ApiUser;
 use crate::db::Db;
 use crate::domain::ServiceError;
+use crate::web::idempotency::{self, Key};
 use crate::web::AppError;
 
 /// Every fiscal year with its money in, out and balance, summed from the ledger.
@@ -89,7 +91,7 @@ pub async fn balances(
     Ok(HttpResponse::Ok().json(balances))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentBody {
     /// YYYY-MM-DD, in an open fiscal year.
@@ -108,14 +110,17 @@ pub struct AdjustmentBody {
 
 /// Posts an adjustment (treasurer).
 #[utoipa::path(post, path = "/api/v1/ledger/adjustments", tag = "ledger", request_body = AdjustmentBody, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")),
     responses((status = 201, body = LedgerEntry), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
 pub async fn adjust(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     body: web::Json<AdjustmentBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
+    let key = Key::from_request(&req, actor, &b)?;
     let input = AdjustmentInput {
         entry_date: b.entry_date,
         direction: b.direction,
@@ -124,10 +129,10 @@ pub async fn adjust(
         priority_id: b.priority_id,
         memo: b.memo,
     };
-    Ok(HttpResponse::Created().json(db.run(move |conn| service::post_adjustment(conn, actor, &input)).await?))
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| service::post_adjustment(conn, actor, &input)).await
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferBody {
     pub entry_date: String,
@@ -141,14 +146,17 @@ pub struct TransferBody {
 
 /// Moves money between two funds (treasurer): two entries that sum to zero.
 #[utoipa::path(post, path = "/api/v1/ledger/transfers", tag = "ledger", request_body = TransferBody, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")),
     responses((status = 201, body = Vec<LedgerEntry>), (status = 409, body = crate::web::error::ProblemSchema),
         (status = 422, body = crate::web::error::ProblemSchema)))]
 pub async fn transfer(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     body: web::Json<TransferBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, b) = (user.0.user_id, body.into_inner());
+    let key = Key::from_request(&req, actor, &b)?;
     let input = TransferInput {
         entry_date: b.entry_date,
         amount: b.amount,
@@ -156,11 +164,13 @@ pub async fn transfer(
         to_priority_id: b.to_priority_id,
         memo: b.memo,
     };
-    let (out, into) = db.run(move |conn| service::post_transfer(conn, actor, &input)).await?;
-    Ok(HttpResponse::Created().json(vec![out, into]))
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| {
+        service::post_transfer(conn, actor, &input).map(|(out, into)| vec![out, into])
+    })
+    .await
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseBody {
     /// The reversal's date, in an open fiscal year.
@@ -170,18 +180,22 @@ pub struct ReverseBody {
 
 /// Reverses an adjustment, or both legs of a transfer (treasurer). Entries are never changed or removed.
 #[utoipa::path(post, path = "/api/v1/ledger/entries/{id}/reverse", tag = "ledger", request_body = ReverseBody,
-    params(("id" = i64, Path, description = "Ledger entry id")), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ledger entry id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key answers as the first time and records nothing twice (24 hours); the same key with another body is 422")), security(("bearer" = [])),
     responses((status = 201, body = Vec<LedgerEntry>), (status = 404, body = crate::web::error::ProblemSchema),
         (status = 409, body = crate::web::error::ProblemSchema)))]
 pub async fn reverse(
+    req: HttpRequest,
     user: ApiUser,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Json<ReverseBody>,
 ) -> Result<HttpResponse, AppError> {
     let (actor, id, b) = (user.0.user_id, id.into_inner(), body.into_inner());
-    let entries = db.run(move |conn| service::reverse_entry(conn, actor, id, &b.entry_date, &b.memo)).await?;
-    Ok(HttpResponse::Created().json(entries))
+    let key = Key::from_request(&req, actor, &b)?;
+    idempotency::respond(&db, key, StatusCode::CREATED, move |conn| {
+        service::reverse_entry(conn, actor, id, &b.entry_date, &b.memo)
+    })
+    .await
 }
 
 /// Recorded exchange rates, by currency, newest first.

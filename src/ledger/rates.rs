@@ -35,7 +35,12 @@ pub struct Rate {
 impl Rate {
     pub const ONE: Rate = Rate { mantissa: 1, scale: 0 };
 
-    /// Reads "1.0850" or "0.92": at most 10 decimal places, more than zero, at most 1,000,000.
+    /// The smallest rate Steward accepts: 0.000001 (`MIN_RATE_TEXT`); the largest is 1,000,000. Within these
+    /// bounds an amount of at most `money::MAX_MINOR` converts without overflowing `i128`, and a converted
+    /// amount above `MAX_MINOR` is refused by [`Rate::convert`].
+    pub const MIN_RATE_TEXT: &'static str = "0.000001";
+
+    /// Reads "1.0850" or "0.92": at most 10 decimal places, from 0.000001 to 1,000,000.
     pub fn parse(raw: &str) -> Result<Rate, String> {
         let text = raw.trim();
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -57,10 +62,14 @@ impl Rate {
         if rate.mantissa > 1_000_000 * 10i128.pow(rate.scale) {
             return Err("A rate is at most 1,000,000.".into());
         }
+        if rate.mantissa * 1_000_000 < 10i128.pow(rate.scale) {
+            return Err(format!("A rate is at least {}.", Self::MIN_RATE_TEXT));
+        }
         Ok(rate)
     }
 
-    /// `amount_minor` of `from` in minor units of `to`, rounded half away from zero.
+    /// `amount_minor` of `from` in minor units of `to`, rounded half away from zero; refused when the result is
+    /// beyond `money::MAX_MINOR` either way.
     pub fn convert(self, amount_minor: i64, from: &str, to: &str) -> Result<i64, ServiceError> {
         let exp = |c: &str| {
             crate::money::exponent(c).ok_or_else(|| ServiceError::invalid("currency", format!("'{c}' is unknown.")))
@@ -70,7 +79,15 @@ impl Rate {
         let denominator = 10i128.pow(self.scale + from_exp);
         let (q, r) = (numerator / denominator, numerator % denominator);
         let rounded = if 2 * r.abs() >= denominator { q + numerator.signum() } else { q };
-        i64::try_from(rounded).map_err(|_| ServiceError::invalid("amount", "The amount is too large."))
+        i64::try_from(rounded).ok().filter(|v| v.unsigned_abs() <= crate::money::MAX_MINOR as u64).ok_or_else(|| {
+            ServiceError::invalid(
+                "amount",
+                format!(
+                    "The amount is too large: in {to} it would be more than {}, the most Steward accepts.",
+                    crate::money::format(crate::money::MAX_MINOR, to)
+                ),
+            )
+        })
     }
 }
 
@@ -201,7 +218,16 @@ mod tests {
         // Different minor units: 1,000 JPY at 0.0067 USD = USD 6.70.
         assert_eq!(Rate::parse("0.0067").unwrap().convert(1_000, "JPY", "USD").unwrap(), 670);
         assert_eq!(Rate::parse("150").unwrap().convert(100, "USD", "JPY").unwrap(), 150);
-        for bad in ["", "0", "0.0", "-1", "1,5", "abc", "1.", "1.12345678901", "10000000"] {
+        assert_eq!(Rate::parse("0.000001").unwrap().to_string(), "0.000001");
+        assert!(Rate::parse("0.0000009").unwrap_err().contains("at least 0.000001"));
+        assert!(Rate::parse("1000000").is_ok());
+        // The largest amount converts at the largest rate into a currency of more decimals without a panic,
+        // and the result, beyond the bound, is refused.
+        let max = crate::money::MAX_MINOR;
+        assert!(Rate::parse("1000000").unwrap().convert(max, "JPY", "KWD").is_err());
+        assert!(Rate::parse("9000").unwrap().convert(max, "EUR", "USD").is_err());
+        assert_eq!(Rate::parse("0.000001").unwrap().convert(max, "KWD", "JPY").unwrap(), 100_000);
+        for bad in ["", "0", "0.0", "-1", "1,5", "abc", "1.", "1.12345678901", "10000000", "0.0000001"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
     }

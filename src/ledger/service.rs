@@ -169,6 +169,33 @@ pub fn post(conn: &mut DbConn, entry: &NewEntry<'_>) -> Result<LedgerEntry, Serv
     insert(conn, entry, year.id, None, base_amount, &rate.to_string())
 }
 
+/// The ledger's volume, the sum of every entry's base amount taken positive, stays within `i64`: then every
+/// balance, month, fund, year and overall total (each a signed sum of some entries) fits in `i64` too, on
+/// pages, in the API and in the database's own `SUM`. With each amount at most `money::MAX_MINOR` that takes
+/// at least 92,233 entries of the largest amount; the sum is read (as text: PostgreSQL sums `BIGINT` as
+/// `NUMERIC`) from the same index the balances read, and an entry that would take it beyond `i64` is refused.
+fn check_volume(conn: &mut DbConn, base_amount: i64) -> Result<(), ServiceError> {
+    use diesel::sql_types::{Nullable, Text};
+    let too_large = || {
+        ServiceError::invalid(
+            "amount",
+            "The ledger cannot take this amount: its entries would add up to more than Steward can count.",
+        )
+    };
+    if base_amount.unsigned_abs() > crate::money::MAX_MINOR as u64 {
+        return Err(too_large());
+    }
+    let volume: Option<String> = ledger_entries::table
+        .select(diesel::dsl::sql::<Nullable<Text>>("CAST(SUM(ABS(base_amount_minor)) AS TEXT)"))
+        .first(conn)?;
+    let volume: i128 =
+        volume.as_deref().unwrap_or("0").parse().map_err(|_| ServiceError::Internal("the ledger's volume".into()))?;
+    if volume + base_amount.unsigned_abs() as i128 > i64::MAX as i128 {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
 fn insert(
     conn: &mut DbConn,
     entry: &NewEntry<'_>,
@@ -177,6 +204,7 @@ fn insert(
     base_amount: i64,
     rate: &str,
 ) -> Result<LedgerEntry, ServiceError> {
+    check_volume(conn, base_amount)?;
     Ok(crate::on_backend!(conn, |c| diesel::insert_into(ledger_entries::table)
         .values((
             ledger_entries::entry_date.eq(entry.entry_date),
@@ -265,9 +293,7 @@ impl YearBalance {
 /// In, out and balance of a set of (kind, transfer_of, reverses, base amount) rows. A reversal counts on the
 /// side of what it reverses, so a voided payment is less money in, not money out.
 fn sum_in_out(rows: &[&EntrySums]) -> (i64, i64, i64) {
-    let mut money_in = 0;
-    let mut money_out = 0;
-    let mut balance = 0;
+    let (mut money_in, mut money_out, mut balance) = (0i128, 0i128, 0i128);
     for r in rows {
         balance += r.base_amount_minor;
         if r.transfer {
@@ -279,7 +305,13 @@ fn sum_in_out(rows: &[&EntrySums]) -> (i64, i64, i64) {
             money_out += r.base_amount_minor;
         }
     }
-    (money_in, money_out, balance)
+    (narrow(money_in), narrow(money_out), narrow(balance))
+}
+
+/// A total back in `i64`. While `check_volume` holds every total fits; a ledger changed by hand beyond it
+/// shows the largest number rather than failing the pages that show it.
+fn narrow(total: i128) -> i64 {
+    i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// What the sums need of one entry.
@@ -293,7 +325,7 @@ struct EntrySums {
     /// Transfers move money between funds inside the foundation: they count in a fund's balance, never as
     /// money in or out of the foundation.
     transfer: bool,
-    base_amount_minor: i64,
+    base_amount_minor: i128,
 }
 
 /// One query for every entry's year, priority, month and direction; reversals take their original's.
@@ -344,10 +376,12 @@ fn entry_sums_within(
     };
     // (year, fund, calendar year, month, money in, transfer) -> sum
     type Group = (i64, Option<i64>, i32, u32, bool, bool);
-    let mut sums: HashMap<Group, i64> = HashMap::new();
+    // Added up in i128: no number of entries overflows it (each fits i64), and the ledger's volume bound
+    // (`check_volume`) keeps every group's total within i64.
+    let mut sums: HashMap<Group, i128> = HashMap::new();
     for (year, priority, date, amount, transfer, reverses) in rows {
         let (signed, transfer) = reverses.and_then(|id| originals.get(&id).copied()).unwrap_or((amount, transfer));
-        *sums.entry((year, priority, date.year(), date.month(), signed > 0, transfer)).or_default() += amount;
+        *sums.entry((year, priority, date.year(), date.month(), signed > 0, transfer)).or_default() += amount as i128;
     }
     Ok(sums
         .into_iter()
@@ -455,11 +489,14 @@ pub fn totals_between(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Resu
 
 /// The sum of every entry in the base currency: what the foundation holds.
 pub fn overall_balance(conn: &mut DbConn) -> Result<i64, ServiceError> {
-    use diesel::sql_types::{BigInt, Nullable};
-    let total: Option<i64> = ledger_entries::table
-        .select(diesel::dsl::sql::<Nullable<BigInt>>("CAST(SUM(base_amount_minor) AS BIGINT)"))
+    use diesel::sql_types::{Nullable, Text};
+    // Read as text: PostgreSQL sums BIGINT as NUMERIC; within the volume bound it fits i64.
+    let total: Option<String> = ledger_entries::table
+        .select(diesel::dsl::sql::<Nullable<Text>>("CAST(SUM(base_amount_minor) AS TEXT)"))
         .first(conn)?;
-    Ok(total.unwrap_or(0))
+    let total: i128 =
+        total.as_deref().unwrap_or("0").parse().map_err(|_| ServiceError::Internal("the ledger's sum".into()))?;
+    Ok(narrow(total))
 }
 
 /// A correction or other entry the treasurer posts by hand.

@@ -162,21 +162,25 @@ pub async fn update(
         // Said plainly rather than ignored: a representative changes the profile, the treasurer the rest.
         return Err(AppError::Forbidden);
     }
+    // What the body leaves out is read and the whole written in one transaction, so a concurrent edit is not
+    // overwritten with stale values and a refused change leaves nothing behind.
     db.run(move |conn| {
-        let m = service::find_member(conn, &actor, id)?;
-        let base = MemberFields {
-            name: m.name,
-            slug: m.slug,
-            tier: m.tier_id.map(|t| t.to_string()).unwrap_or_default(),
-            status: m.status,
-            joined_on: m.joined_on.map(|d| d.to_string()).unwrap_or_default(),
-            renews_on: m.renews_on.map(|d| d.to_string()).unwrap_or_default(),
-            website: m.website.unwrap_or_default(),
-            country: m.country.unwrap_or_default(),
-            logo_url: m.logo_url.unwrap_or_default(),
-            notes: m.notes,
-        };
-        service::update_member(conn, &actor, id, &body.over(base))
+        crate::db::write_transaction(conn, |conn| {
+            let m = service::find_member(conn, &actor, id)?;
+            let base = MemberFields {
+                name: m.name,
+                slug: m.slug,
+                tier: m.tier_id.map(|t| t.to_string()).unwrap_or_default(),
+                status: m.status,
+                joined_on: m.joined_on.map(|d| d.to_string()).unwrap_or_default(),
+                renews_on: m.renews_on.map(|d| d.to_string()).unwrap_or_default(),
+                website: m.website.unwrap_or_default(),
+                country: m.country.unwrap_or_default(),
+                logo_url: m.logo_url.unwrap_or_default(),
+                notes: m.notes,
+            };
+            service::update_member(conn, &actor, id, &body.over(base))
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(view(&db, user, id).await?))

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::model::{HistoryEntry, Member, MemberStatus, Tier};
 use crate::accounts::service::{self as accounts, InviteInput, MailSite, RequestMeta};
 use crate::accounts::{Identity, Role};
-use crate::audit::{self, Actor, Event};
+use crate::audit::{self, Actor, Changes, Event};
 use crate::db::schema::{invoices, member_history, members, membership_tiers, user_roles, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, ServiceError};
@@ -148,10 +148,19 @@ pub fn update_tier(conn: &mut DbConn, actor: i64, id: i64, input: &TierInput) ->
             .execute(conn)?;
         audit::record(
             conn,
-            Event::new(Actor::User(actor), "tier.changed").target("tier", id).details(json!({
-                "from": { "name": before.name, "annual_dues_minor": before.annual_dues_minor, "currency": before.currency },
-                "to": { "name": name, "annual_dues_minor": dues, "currency": currency },
-            })),
+            Event::new(Actor::User(actor), "tier.changed")
+                .target("tier", id)
+                .details(json!({
+                    "from": { "name": before.name, "annual_dues_minor": before.annual_dues_minor, "currency": before.currency },
+                    "to": { "name": name, "annual_dues_minor": dues, "currency": currency },
+                }))
+                .changes(
+                    Changes::new()
+                        .field("name", &before.name, &name)
+                        .field("annual_dues_minor", &before.annual_dues_minor, &dues)
+                        .field("currency", &before.currency, &currency)
+                        .field("benefits", before.benefits.as_str(), input.benefits.trim()),
+                ),
         )?;
         find_tier(conn, id)
     })
@@ -507,11 +516,27 @@ pub fn update_member(
         }
         audit::record(
             conn,
-            Event::new(Actor::User(actor.user_id), "member.changed").target("member", id).details(json!({
-                "status": { "from": before.status, "to": input.status.as_str() },
-                "tier_id": { "from": before.tier_id, "to": input.tier_id },
-                "profile_only": !treasurer,
-            })),
+            Event::new(Actor::User(actor.user_id), "member.changed")
+                .target("member", id)
+                .details(json!({
+                    "status": { "from": before.status, "to": input.status.as_str() },
+                    "tier_id": { "from": before.tier_id, "to": input.tier_id },
+                    "profile_only": !treasurer,
+                }))
+                // The notes are the treasurer's and council's; the log says only that they changed.
+                .changes(
+                    Changes::new()
+                        .field("name", &before.name, &input.name)
+                        .field("slug", &before.slug, &input.slug)
+                        .field("status", before.status.as_str(), input.status.as_str())
+                        .field("tier_id", &before.tier_id, &input.tier_id)
+                        .field("joined_on", &before.joined_on, &input.joined_on)
+                        .field("renews_on", &before.renews_on, &input.renews_on)
+                        .field("website", &before.website, &input.website)
+                        .field("country", &before.country, &input.country)
+                        .field("logo_url", &before.logo_url, &input.logo_url)
+                        .field("notes", "", if before.notes == input.notes { "" } else { "(changed)" }),
+                ),
         )?;
         find_member(conn, actor, id)
     })

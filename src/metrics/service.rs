@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::model::{parse_value, Metric, Observation};
 use super::progress::{self, CostPerUnit, Progress};
-use crate::audit::{self, Actor, Event};
+use crate::audit::{self, Actor, Changes, Event};
 use crate::db::schema::{
     allocations, funding_priorities, initiatives, key_outcomes, ledger_entries, metric_initiatives,
     metric_observations, metrics,
@@ -308,8 +308,24 @@ pub fn update_metric(conn: &mut DbConn, actor: i64, id: i64, input: &MetricInput
             ))
             .execute(conn)?;
         set_initiatives(conn, id, &c.initiative_ids)?;
-        audit::record(conn, Event::new(Actor::User(actor), "metric.updated").target("metric", id))?;
-        find_metric(conn, id)
+        let after = find_metric(conn, id)?;
+        let changes = Changes::new()
+            .field("name", &current.name, &after.name)
+            .field("slug", &current.slug, &after.slug)
+            .field("description", &current.description, &after.description)
+            .field("unit", &current.unit, &after.unit)
+            .field("direction", &current.direction, &after.direction)
+            .field("priority_id", &current.priority_id, &after.priority_id)
+            .field("key_outcome_id", &current.key_outcome_id, &after.key_outcome_id)
+            .field("baseline_milli", &current.baseline_milli, &after.baseline_milli)
+            .field("baseline_on", &current.baseline_on, &after.baseline_on)
+            .field("target_milli", &current.target_milli, &after.target_milli)
+            .field("target_on", &current.target_on, &after.target_on)
+            .field("source", &current.source, &after.source)
+            .field("expected_interval_days", &current.expected_interval_days, &after.expected_interval_days)
+            .field("scope_notes", &current.scope_notes, &after.scope_notes);
+        audit::record(conn, Event::new(Actor::User(actor), "metric.updated").target("metric", id).changes(changes))?;
+        Ok(after)
     })
 }
 

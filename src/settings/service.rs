@@ -108,14 +108,21 @@ pub fn update_site(conn: &mut DbConn, actor_id: i64, input: &SiteInput, ip: Opti
         set(conn, REQUIRE_TWO_FACTOR, if input.require_two_factor { "true" } else { "false" })?;
         crate::audit::record(
             conn,
-            crate::audit::Event::new(crate::audit::Actor::User(actor_id), "settings.changed").ip(ip).details(
-                serde_json::json!({
+            crate::audit::Event::new(crate::audit::Actor::User(actor_id), "settings.changed")
+                .ip(ip)
+                .details(serde_json::json!({
                     "name_changed": before.name != input.name,
                     "tagline_changed": before.tagline != input.tagline,
                     "require_two_factor": input.require_two_factor,
                     "locale": locale.code(),
-                }),
-            ),
+                }))
+                .changes(
+                    crate::audit::Changes::new()
+                        .field("name", &before.name, &input.name)
+                        .field("tagline", &before.tagline, &input.tagline)
+                        .field("require_two_factor", &before.require_two_factor, &input.require_two_factor)
+                        .field("locale", before.locale.code(), locale.code()),
+                ),
         )
     })
 }

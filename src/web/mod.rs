@@ -7,6 +7,7 @@ pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod idempotency;
 pub mod layout;
 pub mod limits;
 

@@ -17,7 +17,7 @@ use crate::backend_tests;
 use crate::support::{Backend, TestApp, TestDb};
 
 /// How many invariants `steward check` verifies (one line each).
-const INVARIANTS: usize = 12;
+const INVARIANTS: usize = 13;
 
 fn check(url: &str) -> Output {
     crate::support::steward_command()
@@ -104,6 +104,10 @@ fn breaks(conn: &mut DbConn, backend: Backend) -> Vec<Break> {
         Backend::Sqlite => "DROP TRIGGER ledger_entries_no_delete".to_string(),
         Backend::Postgres => "DROP TRIGGER ledger_entries_append_only ON ledger_entries".to_string(),
     };
+    let drop_audit_triggers = match backend {
+        Backend::Sqlite => "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete",
+        Backend::Postgres => "DROP TRIGGER audit_events_append_only ON audit_events",
+    };
     vec![
         ("allocations-within-budget", format!("UPDATE budgets SET amount_minor = 0 WHERE id = {budget}"), format!("budget {budget}")),
         (
@@ -182,6 +186,12 @@ fn breaks(conn: &mut DbConn, backend: Backend) -> Vec<Break> {
             "representatives-own-rows",
             format!("UPDATE members SET primary_contact_id = {rep} WHERE id = {other_member}"),
             format!("member {other_member}"),
+        ),
+        (
+            // As an attacker with the database would: the triggers first, then an event's content.
+            "audit-chain",
+            format!("{drop_audit_triggers}; UPDATE audit_events SET details = '{{}}' WHERE id = {}", last_event - 1),
+            format!("chain broken at audit event {}", last_event - 1),
         ),
         (
             "audit-log-append-only",

@@ -2,9 +2,10 @@
 //! how amounts are shown (`format`, `plain`) in every locale.
 
 use steward::locale::Locale;
-use steward::money::{exponent, format, parse_amount, parse_currency, plain};
+use steward::money::{exponent, format, parse_amount, parse_currency, plain, MAX_MINOR};
 
-const LIMIT: i64 = 1_000_000_000_000_000;
+/// The bound every accepted amount keeps (999,999,999,999.99 in a two-decimal currency).
+const LIMIT: i64 = MAX_MINOR;
 
 /// One input of the `money` target.
 pub fn run(data: &[u8]) {
@@ -30,6 +31,19 @@ pub fn run(data: &[u8]) {
     let mut whole_units = None;
     for currency in ["JPY", "USD", "KWD"] {
         let Ok(minor) = parse_amount(&raw, currency) else { continue };
+        // The one grammar: digits, commas only between groups of three, a point before the decimals; surrounding
+        // spaces aside, nothing else is accepted.
+        let text = raw.trim();
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        assert!(fraction.bytes().all(|b| b.is_ascii_digit()), "{raw:?}");
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap_or_default();
+        assert!(!first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()), "{raw:?}");
+        let rest: Vec<&str> = groups.collect();
+        if !rest.is_empty() {
+            assert!(first.len() <= 3, "{raw:?}: a first group of more than three digits");
+            assert!(rest.iter().all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit())), "{raw:?}");
+        }
         assert!((0..=LIMIT).contains(&minor), "{raw:?} read as {minor} {currency}");
         // What a form shows for editing reads back as the same amount.
         assert_eq!(parse_amount(&plain(minor, currency), currency), Ok(minor), "{raw:?} {currency}");
