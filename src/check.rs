@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{
     allocations, audit_events, budget_lines, budgets, disbursements, initiatives, invoices, ledger_entries, members,
-    outbox, payments, survey_invitations, survey_responses, surveys, user_roles, users,
+    outbox, payments, survey_invitations, survey_pool, survey_responses, surveys, user_roles, users,
 };
 use crate::db::DbConn;
 use crate::disbursements::model::Disbursement;
@@ -106,6 +106,9 @@ pub fn run(conn: &mut DbConn) -> Result<CheckReport, ServiceError> {
             invoices_match_payments(conn, &entries)?,
             one_response_per_invitee(conn)?,
             anonymous_responses_unlinked(conn)?,
+            anonymous_tables_unordered(conn)?,
+            delivered_mail_holds_no_link(conn)?,
+            pool_flushed_after_close(conn)?,
             one_report_email_per_recipient(conn)?,
             representatives_own_rows(conn)?,
             audit_log_in_order(conn)?,
@@ -503,6 +506,83 @@ fn anonymous_responses_unlinked(conn: &mut DbConn) -> Result<Invariant, ServiceE
             if user.is_some() || member.is_some() {
                 f.flag("response", id);
             }
+        }
+    }
+    Ok(f.done())
+}
+
+/// The tables of anonymous answers, and which organizations answered.
+pub const ANONYMOUS_TABLES: [&str; 4] =
+    ["survey_pool", "survey_responses", "survey_answers", "survey_organization_answers"];
+
+/// `surveys::pool` (migration `000015_anonymous_pool`): no table of anonymous answers keeps an
+/// insertion-ordered key: on SQLite each is `WITHOUT ROWID` (the hidden rowid counts up as rows are written);
+/// on PostgreSQL no column of theirs takes a default from a sequence or an identity.
+fn anonymous_tables_unordered(conn: &mut DbConn) -> Result<Invariant, ServiceError> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let mut f = Found::new(
+        "anonymous-tables-unordered",
+        "the tables of anonymous answers keep no insertion-ordered key (SQLite: WITHOUT ROWID; PostgreSQL: no \
+         sequence or identity)",
+    );
+    let list = ANONYMOUS_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+    let ordered: Vec<Name> = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(format!(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({list}) \
+             AND upper(replace(sql, char(10), ' ')) NOT LIKE '%WITHOUT ROWID%' ORDER BY name"
+        ))
+        .load(c)?,
+        DbConn::Postgres(c) => diesel::sql_query(format!(
+            "SELECT DISTINCT table_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name IN ({list}) \
+             AND (column_default LIKE 'nextval(%' OR is_identity = 'YES') ORDER BY 1"
+        ))
+        .load(c)?,
+    };
+    f.checked = ANONYMOUS_TABLES.len();
+    f.named = ordered.into_iter().map(|t| format!("table {}", t.name)).collect();
+    Ok(f.done())
+}
+
+/// `mail::outbox::record`: a delivered email's personal links (survey, invitation, reset) are redacted.
+fn delivered_mail_holds_no_link(conn: &mut DbConn) -> Result<Invariant, ServiceError> {
+    let mut f = Found::new(
+        "delivered-mail-holds-no-link",
+        "no sent email kept in the outbox still holds the token of a personal link",
+    );
+    let rows: Vec<(i64, String, String, String)> =
+        outbox::table.select((outbox::id, outbox::status, outbox::body_text, outbox::body_html)).load(conn)?;
+    f.checked = rows.len();
+    for (id, status, text, html) in rows {
+        if status == crate::mail::OutboxStatus::Sent.as_str()
+            && (crate::mail::outbox::holds_secret_link(&text) || crate::mail::outbox::holds_secret_link(&html))
+        {
+            f.flag("outbox", id);
+        }
+    }
+    Ok(f.done())
+}
+
+/// `surveys::pool::flush`, `surveys::service::close_survey`, `jobs`: a survey's pool is emptied when it closes
+/// (or, by the scheduled jobs, within two of their runs after its closing time).
+fn pool_flushed_after_close(conn: &mut DbConn) -> Result<Invariant, ServiceError> {
+    let mut f = Found::new(
+        "pool-flushed-after-close",
+        "no anonymous answer waits in the pool of a closed survey, or of one past its closing time by more than \
+         two runs of the scheduled jobs",
+    );
+    let pooled: Vec<i64> = survey_pool::table.select(survey_pool::survey_id).load(conn)?;
+    let all: Vec<(i64, String, NaiveDateTime)> =
+        surveys::table.select((surveys::id, surveys::status, surveys::closes_at)).load(conn)?;
+    f.checked = pooled.len() + all.len();
+    let late = crate::db::now() - chrono::Duration::from_std(crate::jobs::INTERVAL * 2).unwrap_or_default();
+    for (id, status, closes_at) in all {
+        if pooled.contains(&id) && (status == "closed" || closes_at < late) {
+            f.flag("survey", id);
         }
     }
     Ok(f.done())

@@ -144,6 +144,8 @@ pub struct MailSettings {
     pub concurrency: u32,
     /// Limit for connecting to the SMTP server and for each command.
     pub smtp_timeout: Duration,
+    /// Days a sent (or given up) message keeps its body; then only its recipient, subject and times remain.
+    pub retention_days: u32,
 }
 
 impl Default for MailSettings {
@@ -157,6 +159,7 @@ impl Default for MailSettings {
             batch_size: 50,
             concurrency: 8,
             smtp_timeout: Duration::from_secs(30),
+            retention_days: 30,
         }
     }
 }
@@ -430,6 +433,7 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
         batch_size: parse_number(get, "STEWARD_MAIL_BATCH_SIZE", d.batch_size, 1, 1000)?,
         concurrency: parse_number(get, "STEWARD_MAIL_CONCURRENCY", d.concurrency, 1, 64)?,
         smtp_timeout: parse_duration(get, "STEWARD_SMTP_TIMEOUT", d.smtp_timeout, ms(10), ms(600_000))?,
+        retention_days: parse_number(get, "STEWARD_MAIL_RETENTION_DAYS", d.retention_days, 1, 3650)?,
     };
     if settings.retry_max < settings.retry_base {
         return Err(ConfigError::new("STEWARD_MAIL_RETRY_MAX", "must not be shorter than STEWARD_MAIL_RETRY_BASE"));

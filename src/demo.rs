@@ -844,7 +844,7 @@ fn seed_surveys(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
             };
             raw.insert(q.id, values);
         }
-        surveys::answer(conn, token, &raw, true)?;
+        surveys::answer(conn, &settings.key, token, &raw, true)?;
     }
     // The first wave ran in the spring.
     diesel::update(crate::db::schema::surveys::table.find(h1.id))
@@ -855,7 +855,8 @@ fn seed_surveys(conn: &mut DbConn, base_url: &str) -> Result<(), ServiceError> {
                 .eq(chrono::NaiveDate::from_ymd_opt(2026, 6, 15).and_then(|d| d.and_hms_opt(17, 0, 0)).unwrap_or(now)),
         ))
         .execute(conn)?;
-    surveys::close_survey(conn, council.user_id, h1.id)?;
+    // Closing counts the pooled anonymous answers, in one shuffled batch.
+    surveys::close_survey(conn, &settings.key, council.user_id, h1.id)?;
     // The second wave repeats the questions, so the waves compare, and feeds the member-value metric.
     let h2 = surveys::create_survey(conn, council.user_id, &input("Member survey", "2026-H2"))?;
     surveys::copy_questions(conn, council.user_id, h2.id, h1.id)?;

@@ -376,6 +376,8 @@ fn run_jobs() -> Result<(), StartupError> {
         None => println!("report generated: none due"),
     }
     println!("report emails queued: {}", run.reports.sent.queued);
+    println!("anonymous answers counted: {}", run.survey_answers_counted);
+    println!("email bodies emptied after retention: {}", run.mail_purged);
     Ok(())
 }
 

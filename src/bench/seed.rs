@@ -1328,7 +1328,7 @@ impl<'a> Seeder<'a> {
                 Ok::<_, ServiceError>(())
             })?;
             if !stays_open {
-                surveys_service::close_survey(conn, council, survey.id)?;
+                surveys_service::close_survey(conn, &mail.key, council, survey.id)?;
                 closed = Some(survey.id);
             }
             previous = Some(survey.id);

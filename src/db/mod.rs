@@ -141,10 +141,12 @@ impl ConnectionManager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(path).map_err(|e| connect_error(e.to_string()))?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
-                // rather than fail; foreign keys are off in SQLite unless asked for on every connection.
+                // rather than fail; foreign keys are off in SQLite unless asked for on every connection;
+                // secure_delete overwrites deleted rows (the pool of anonymous answers) rather than leaving them
+                // in free pages of the file.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
                 )
                 .map_err(|e| connect_error(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))

@@ -488,6 +488,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    survey_pool (id) {
+        id -> Text,
+        survey_id -> BigInt,
+        locator -> Text,
+        sealed -> Text,
+    }
+}
+
+diesel::table! {
     survey_questions (id) {
         id -> BigInt,
         survey_id -> BigInt,
@@ -711,6 +720,7 @@ diesel::joinable!(survey_answers -> survey_questions (question_id));
 diesel::joinable!(survey_answers -> survey_responses (response_id));
 diesel::joinable!(survey_invitations -> surveys (survey_id));
 diesel::joinable!(survey_invitations -> users (user_id));
+diesel::joinable!(survey_pool -> surveys (survey_id));
 diesel::joinable!(survey_questions -> surveys (survey_id));
 diesel::joinable!(survey_responses -> surveys (survey_id));
 diesel::joinable!(user_roles -> users (user_id));
@@ -771,6 +781,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     survey_answers,
     survey_invitations,
     survey_organization_answers,
+    survey_pool,
     survey_questions,
     survey_responses,
     survey_targets,

@@ -269,14 +269,23 @@ pub fn record(
         .filter(outbox::locked_by.eq(worker));
     let unlocked = (outbox::locked_until.eq(None::<NaiveDateTime>), outbox::locked_by.eq(None::<String>));
     let changed = match outcome {
-        Outcome::Sent => diesel::update(mine)
-            .set((
-                outbox::status.eq(OutboxStatus::Sent.as_str()),
-                outbox::sent_at.eq(now),
-                outbox::updated_at.eq(now),
-                unlocked,
-            ))
-            .execute(conn)?,
+        Outcome::Sent => {
+            // Once delivered, the personal links in the body are the recipient's alone: Steward keeps the
+            // message with their tokens replaced, so a copy of the database holds no usable link.
+            let bodies: Option<(String, String)> =
+                mine.select((outbox::body_text, outbox::body_html)).first(conn).optional()?;
+            let Some((text, html)) = bodies else { return Ok(false) };
+            diesel::update(mine)
+                .set((
+                    outbox::status.eq(OutboxStatus::Sent.as_str()),
+                    outbox::sent_at.eq(now),
+                    outbox::updated_at.eq(now),
+                    outbox::body_text.eq(redact_links(&text)),
+                    outbox::body_html.eq(redact_links(&html)),
+                    unlocked,
+                ))
+                .execute(conn)?
+        }
         Outcome::RetryAt { at, error } => diesel::update(mine)
             .set((outbox::next_attempt_at.eq(at), outbox::last_error.eq(error), outbox::updated_at.eq(now), unlocked))
             .execute(conn)?,
@@ -293,4 +302,88 @@ pub fn record(
             .execute(conn)?,
     };
     Ok(changed == 1)
+}
+
+/// The paths whose last segment is a secret token: a survey link, an account invitation, a password reset.
+pub const SECRET_LINK_PATHS: [&str; 3] = ["/s/", "/invitation/", "/password/reset/"];
+
+/// What a delivered message keeps in place of a link's token.
+pub const REDACTED: &str = "REDACTED-AFTER-DELIVERY";
+
+/// Tokens are URL-safe base64 of 32 bytes; anything this long after one of [`SECRET_LINK_PATHS`] is one.
+const MIN_TOKEN_LEN: usize = 20;
+
+fn token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// The byte ranges of the tokens of personal links in `body`.
+fn secret_tokens(body: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    for path in SECRET_LINK_PATHS {
+        for (at, _) in body.match_indices(path) {
+            let start = at + path.len();
+            let len = body[start..].find(|c: char| !token_char(c)).unwrap_or(body.len() - start);
+            if len >= MIN_TOKEN_LEN && &body[start..start + len] != REDACTED {
+                found.push(start..start + len);
+            }
+        }
+    }
+    found.sort_by_key(|r| r.start);
+    found.dedup();
+    found
+}
+
+/// `body` with the token of every personal link replaced by [`REDACTED`].
+pub fn redact_links(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut from = 0;
+    for range in secret_tokens(body) {
+        if range.start < from {
+            continue;
+        }
+        out.push_str(&body[from..range.start]);
+        out.push_str(REDACTED);
+        from = range.end;
+    }
+    out.push_str(&body[from..]);
+    out
+}
+
+/// Whether `body` still holds the token of a personal link.
+pub fn holds_secret_link(body: &str) -> bool {
+    !secret_tokens(body).is_empty()
+}
+
+/// Empties the bodies of messages settled (sent, dead or cancelled) before `cutoff`: delivered mail is the
+/// recipient's, and Steward keeps only who was sent what subject when. Returns how many were emptied.
+pub fn purge_bodies(conn: &mut DbConn, cutoff: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::status.ne(OutboxStatus::Pending.as_str()))
+            .filter(outbox::updated_at.lt(cutoff))
+            .filter(outbox::body_text.ne("").or(outbox::body_html.ne(""))),
+    )
+    .set((outbox::body_text.eq(""), outbox::body_html.eq("")))
+    .execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_links_lose_their_tokens_and_nothing_else() {
+        let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd";
+        let body = format!(
+            "Answer at https://x.org/s/{token} or reset at <a href=\"https://x.org/password/reset/{token}\">here</a>; \
+             join: https://x.org/invitation/{token}. See https://x.org/surveys/12 and https://x.org/s/short."
+        );
+        let redacted = redact_links(&body);
+        assert!(!redacted.contains(token), "{redacted}");
+        assert_eq!(redacted.matches(REDACTED).count(), 3);
+        assert!(redacted.contains("https://x.org/surveys/12") && redacted.contains("/s/short."));
+        assert!(holds_secret_link(&body) && !holds_secret_link(&redacted));
+        assert_eq!(redact_links("no links at all"), "no links at all");
+    }
 }

@@ -153,9 +153,14 @@ pub async fn open(
 #[utoipa::path(post, path = "/api/v1/surveys/{id}/close", tag = "surveys", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Survey id")),
     responses((status = 200, body = Count), (status = 409, body = crate::web::error::ProblemSchema)))]
-pub async fn close(user: ApiUser, db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    let (actor, id) = (user.0.user_id, id.into_inner());
-    let count = db.run(move |conn| service::close_survey(conn, actor, id)).await?;
+pub async fn close(
+    user: ApiUser,
+    db: web::Data<Db>,
+    key: web::Data<SigningKey>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, key) = (user.0.user_id, id.into_inner(), key.get_ref().clone());
+    let count = db.run(move |conn| service::close_survey(conn, &key, actor, id)).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
 
@@ -184,7 +189,7 @@ pub struct AnswerBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct AnswerStatus {
-    /// `draft` or `submitted`.
+    /// `draft` or `submitted` (an anonymous answer waits in the pool until it is counted with others).
     pub status: String,
 }
 
@@ -192,9 +197,13 @@ pub struct AnswerStatus {
 #[utoipa::path(post, path = "/api/v1/survey-answers", tag = "surveys", request_body = AnswerBody,
     responses((status = 200, body = AnswerStatus), (status = 404, body = crate::web::error::ProblemSchema),
         (status = 409, body = crate::web::error::ProblemSchema), (status = 422, body = crate::web::error::ProblemSchema)))]
-pub async fn answer(db: web::Data<Db>, body: web::Json<AnswerBody>) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
-    let status = db.run(move |conn| service::answer(conn, &b.token, &b.answers, b.submit)).await?;
+pub async fn answer(
+    db: web::Data<Db>,
+    key: web::Data<SigningKey>,
+    body: web::Json<AnswerBody>,
+) -> Result<HttpResponse, AppError> {
+    let (b, key) = (body.into_inner(), key.get_ref().clone());
+    let status = db.run(move |conn| service::answer(conn, &key, &b.token, &b.answers, b.submit)).await?;
     Ok(HttpResponse::Ok().json(AnswerStatus { status: status.to_string() }))
 }
 
@@ -214,10 +223,11 @@ pub struct CommunityAnswerBody {
 pub async fn answer_community(
     req: actix_web::HttpRequest,
     db: web::Data<Db>,
+    key: web::Data<SigningKey>,
     body: web::Json<CommunityAnswerBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
+    let (b, key) = (body.into_inner(), key.get_ref().clone());
     let client = crate::accounts::session::client_ip(&req).unwrap_or_default();
-    db.run(move |conn| service::answer_community(conn, &b.token, &client, &b.answers)).await?;
+    db.run(move |conn| service::answer_community(conn, &key, &b.token, &client, &b.answers)).await?;
     Ok(HttpResponse::Created().json(AnswerStatus { status: "submitted".into() }))
 }

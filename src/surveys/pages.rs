@@ -247,10 +247,11 @@ pub async fn close(
     ctx: PageContext,
     db: web::Data<Db>,
     config: web::Data<Config>,
+    key: web::Data<SigningKey>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, id) = (ctx.user()?.user_id, id.into_inner());
-    let n = db.run(move |conn| service::close_survey(conn, actor, id)).await?;
+    let (actor, id, key) = (ctx.user()?.user_id, id.into_inner(), key.get_ref().clone());
+    let n = db.run(move |conn| service::close_survey(conn, &key, actor, id)).await?;
     Ok(redirect(
         &format!("/surveys/{id}/results"),
         "success",
@@ -364,16 +365,17 @@ impl AnswerFields for AnswerPage {
 async fn answer_page(
     ctx: &PageContext,
     db: &Db,
+    key: &SigningKey,
     token: String,
     typed: BTreeMap<i64, Vec<String>>,
     errors: FormErrors,
 ) -> Result<AnswerPage, AppError> {
-    let t = token.clone();
-    let f = db.run(move |conn| service::answer_form(conn, &t)).await?;
+    let (t, key) = (token.clone(), key.clone());
+    let f = db.run(move |conn| service::answer_form(conn, &key, &t)).await?;
     Ok(AnswerPage {
         layout: ctx.layout(f.survey.title.clone()),
         notice: service::privacy_notice(&f.survey),
-        open: f.survey.accepts_answers(crate::db::now()),
+        open: f.survey.accepts_answers(crate::db::now()) && f.status.as_deref() != Some("counted"),
         token,
         f,
         typed,
@@ -384,9 +386,10 @@ async fn answer_page(
 pub async fn answer_form(
     ctx: PageContext,
     db: web::Data<Db>,
+    key: web::Data<SigningKey>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    render(&answer_page(&ctx, &db, token.into_inner(), BTreeMap::new(), FormErrors::default()).await?)
+    render(&answer_page(&ctx, &db, &key, token.into_inner(), BTreeMap::new(), FormErrors::default()).await?)
 }
 
 /// Form fields `q<ID>` (repeated for multiple choice, ranking and points) as answers per question.
@@ -404,14 +407,15 @@ pub async fn answer(
     ctx: PageContext,
     db: web::Data<Db>,
     config: web::Data<Config>,
+    key: web::Data<SigningKey>,
     token: web::Path<String>,
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let raw = raw_answers(&form);
     let submit = form.get("action") == "submit";
-    let (t, r) = (token.clone(), raw.clone());
-    match db.run(move |conn| service::answer(conn, &t, &r, submit)).await {
+    let (t, r, k) = (token.clone(), raw.clone(), key.get_ref().clone());
+    match db.run(move |conn| service::answer(conn, &k, &t, &r, submit)).await {
         Ok(status) => {
             let message = if status == "submitted" {
                 "Thank you: your answers are in. You can change them with this link until the survey closes."
@@ -420,9 +424,10 @@ pub async fn answer(
             };
             Ok(redirect(&format!("/s/{token}"), "success", message, config.is_https()))
         }
-        Err(e) => {
-            render_status(&answer_page(&ctx, &db, token, raw, form_errors(e)?).await?, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(e) => render_status(
+            &answer_page(&ctx, &db, &key, token, raw, form_errors(e)?).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }
 
@@ -529,13 +534,14 @@ pub async fn community_answer(
     ctx: PageContext,
     db: web::Data<Db>,
     config: web::Data<Config>,
+    key: web::Data<SigningKey>,
     token: web::Path<String>,
     form: FormFields,
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let raw = raw_answers(&form);
-    let (t, r, client) = (token.clone(), raw.clone(), ctx.ip.clone().unwrap_or_default());
-    match db.run(move |conn| service::answer_community(conn, &t, &client, &r)).await {
+    let (t, r, client, k) = (token.clone(), raw.clone(), ctx.ip.clone().unwrap_or_default(), key.get_ref().clone());
+    match db.run(move |conn| service::answer_community(conn, &k, &t, &client, &r)).await {
         Ok(()) => Ok(redirect(&format!("/c/{token}"), "success", "Thank you: your answers are in.", config.is_https())),
         Err(e) => render_status(
             &community_page(&ctx, &db, token, raw, form_errors(e)?).await?,

@@ -11,6 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::model::{Answer, Question, Survey, KINDS};
+use super::pool::{self, Pooled};
 use super::stats::{self, Nps, RankResult, Summary};
 use crate::accounts::tokens::{hash_token, random_token};
 use crate::audit::{self, Actor, Event};
@@ -26,11 +27,13 @@ use crate::mail::{self, Category, EmailContent, EmailContext, Outgoing};
 /// What the privacy notice on every survey says is and is not stored.
 pub fn privacy_notice(survey: &Survey) -> &'static str {
     if survey.anonymous {
-        "This survey is anonymous. Your answers are stored with your organization's membership tier and the day \
-         they were last saved, and nothing else: not your name, your organization, your email address or the \
-         time of day. Your invitation records only that it was used. Your answers can be found again only with \
-         your personal link, which Steward does not keep. Results show groups of at least the survey's minimum \
-         size."
+        "This survey is anonymous. Your answers wait, encrypted, until enough others have answered, and are then \
+         counted together with theirs in a shuffled batch: stored with your organization's membership tier (only \
+         where enough organizations of that tier are in the batch) and the day they were counted, and nothing \
+         else: not your name, your organization, your email address or the time. Your invitation records only \
+         that it was used. Until they are counted, only your personal link, which Steward does not keep, finds \
+         your answers to change them; once counted they cannot be changed. Results show groups of at least the \
+         survey's minimum size."
     } else {
         "This survey is named: your answers are stored with your name and organization, and the council sees \
          them. Results show groups of at least the survey's minimum size."
@@ -470,7 +473,8 @@ pub fn open_survey(
 
 /// Closes an open survey (council). Metrics fed by its questions receive their value for the day it closed.
 /// Returns how many metric values were recorded.
-pub fn close_survey(conn: &mut DbConn, actor: i64, id: i64) -> Result<usize, ServiceError> {
+/// An anonymous survey's pooled answers are counted first, all of them (drafts are dropped).
+pub fn close_survey(conn: &mut DbConn, key: &SigningKey, actor: i64, id: i64) -> Result<usize, ServiceError> {
     db::write_transaction(conn, |conn| {
         let survey = find_survey(conn, id)?;
         if survey.status != "open" {
@@ -479,6 +483,7 @@ pub fn close_survey(conn: &mut DbConn, actor: i64, id: i64) -> Result<usize, Ser
                 survey.status
             )));
         }
+        pool::flush(conn, key, &survey, true)?;
         diesel::update(surveys::table.find(id))
             .set((surveys::status.eq("closed"), surveys::updated_at.eq(db::now())))
             .execute(conn)?;
@@ -491,6 +496,10 @@ pub fn close_survey(conn: &mut DbConn, actor: i64, id: i64) -> Result<usize, Ser
         let mut recorded = 0;
         for (metric_id, question_id, aggregate) in fed {
             let values = submitted_numbers(conn, question_id)?;
+            // A metric is a result too: never from fewer answers than the smallest group shown.
+            if (values.len() as i64) < i64::from(survey.min_group_size) {
+                continue;
+            }
             let value = match aggregate.as_deref() {
                 Some("nps") => stats::nps(&values).score,
                 Some("share_agreeing") => (!values.is_empty()).then(|| {
@@ -829,10 +838,29 @@ fn resume_hash(token: &str) -> String {
     hash_token(&format!("resume:{token}"))
 }
 
-/// The form behind a personal link, with the answers saved so far.
-pub fn answer_form(conn: &mut DbConn, token: &str) -> Result<AnswerForm, ServiceError> {
-    let (_, survey_id, _, _) = invitation_of(conn, token)?;
+/// The form behind a personal link, with the answers saved so far. An anonymous survey's answers are found in
+/// the pool while they wait; once counted, the status is `counted` and they are not shown (nothing finds them).
+pub fn answer_form(conn: &mut DbConn, key: &SigningKey, token: &str) -> Result<AnswerForm, ServiceError> {
+    let (invitation_id, survey_id, _, _) = invitation_of(conn, token)?;
     let survey = find_survey(conn, survey_id)?;
+    if survey.anonymous {
+        let used: bool = survey_invitations::table.find(invitation_id).select(survey_invitations::used).first(conn)?;
+        let pooled = pool::find(conn, key, survey_id, &pool::locator(key, token))?;
+        let status = match &pooled {
+            Some((_, p)) => Some(p.status.clone()),
+            None if used => Some("counted".to_string()),
+            None => None,
+        };
+        return Ok(AnswerForm {
+            questions: questions(conn, survey_id)?,
+            priorities: funding_priorities::table
+                .select((funding_priorities::id, funding_priorities::title))
+                .load(conn)?,
+            status,
+            answers: pooled.map(|(_, p)| p.answers).unwrap_or_default(),
+            survey,
+        });
+    }
     let response: Option<(i64, String)> = survey_responses::table
         .filter(survey_responses::survey_id.eq(survey_id))
         .filter(survey_responses::resume_hash.eq(resume_hash(token)))
@@ -966,8 +994,16 @@ pub fn check_answers(
 
 /// Saves (draft) or submits the answers behind a personal link. Until the survey closes, the same link
 /// changes its answers; a second organization member cannot answer again where one answer per organization
-/// is asked. In an anonymous survey nothing written here names the person or organization.
-pub fn answer(conn: &mut DbConn, token: &str, raw: &RawAnswers, submit: bool) -> Result<&'static str, ServiceError> {
+/// is asked. In an anonymous survey the answers go to the pool (see [`pool`]), sealed, in the same
+/// transaction as the invitation's "used" mark, and nothing written names the person or organization or the
+/// time; they can be changed until a flush counts them.
+pub fn answer(
+    conn: &mut DbConn,
+    key: &SigningKey,
+    token: &str,
+    raw: &RawAnswers,
+    submit: bool,
+) -> Result<&'static str, ServiceError> {
     db::write_transaction(conn, |conn| {
         let (invitation_id, survey_id, user_id, member_id) = invitation_of(conn, token)?;
         let survey = find_survey(conn, survey_id)?;
@@ -978,11 +1014,20 @@ pub fn answer(conn: &mut DbConn, token: &str, raw: &RawAnswers, submit: bool) ->
                 "This survey is not open yet.".into()
             }));
         }
-        // Hold the invitation: two submissions of the same link run one after the other.
+        // Hold the invitation first: two submissions of the same link run one after the other, and the second
+        // reads what the first left.
+        diesel::update(survey_invitations::table.find(invitation_id))
+            .set(survey_invitations::used.eq(survey_invitations::used))
+            .execute(conn)?;
+        let was_used: bool =
+            survey_invitations::table.find(invitation_id).select(survey_invitations::used).first(conn)?;
         diesel::update(survey_invitations::table.find(invitation_id))
             .set(survey_invitations::used.eq(true))
             .execute(conn)?;
         let answers = check_answers(&questions(conn, survey_id)?, raw, submit)?;
+        if survey.anonymous {
+            return answer_into_pool(conn, key, &survey, token, member_id, was_used, answers, submit);
+        }
         let resume = resume_hash(token);
         let existing: Option<(i64, String)> = survey_responses::table
             .filter(survey_responses::survey_id.eq(survey_id))
@@ -1022,17 +1067,8 @@ pub fn answer(conn: &mut DbConn, token: &str, raw: &RawAnswers, submit: bool) ->
                         }
                     }
                 }
-                // A random id: the order of ids says nothing about who answered when.
-                let id = loop {
-                    let candidate = i64::from_le_bytes(rand::random::<[u8; 8]>()) & i64::MAX;
-                    let taken: i64 =
-                        survey_responses::table.filter(survey_responses::id.eq(candidate)).count().get_result(conn)?;
-                    if candidate > 0 && taken == 0 {
-                        break candidate;
-                    }
-                };
-                let (named_user, named_member) =
-                    if survey.anonymous { (None, None) } else { (Some(user_id), member_id) };
+                let id = pool::random_response_id(conn)?;
+                let (named_user, named_member) = (Some(user_id), member_id);
                 diesel::insert_into(survey_responses::table)
                     .values((
                         survey_responses::id.eq(id),
@@ -1059,15 +1095,70 @@ pub fn answer(conn: &mut DbConn, token: &str, raw: &RawAnswers, submit: bool) ->
                 ))
                 .execute(conn)?;
         }
-        // The audit log says only that a survey was answered, never by whom in an anonymous one.
-        let actor = if survey.anonymous { Actor::Anonymous } else { Actor::User(user_id) };
+        // Named surveys only: an anonymous answer writes no timed event (see `answer_into_pool`).
         audit::record(
             conn,
-            Event::new(actor, if status == "submitted" { "survey.answered" } else { "survey.draft_saved" })
-                .target("survey", survey_id),
+            Event::new(
+                Actor::User(user_id),
+                if status == "submitted" { "survey.answered" } else { "survey.draft_saved" },
+            )
+            .target("survey", survey_id),
         )?;
         Ok(status)
     })
+}
+
+/// An anonymous answer, into the pool: found again by the link's locator while it waits; a link whose
+/// answers were already counted changes nothing. No audit event: its time would date the answer.
+#[allow(clippy::too_many_arguments)]
+fn answer_into_pool(
+    conn: &mut DbConn,
+    key: &SigningKey,
+    survey: &Survey,
+    token: &str,
+    member_id: Option<i64>,
+    was_used: bool,
+    answers: BTreeMap<i64, Answer>,
+    submit: bool,
+) -> Result<&'static str, ServiceError> {
+    let locator = pool::locator(key, token);
+    let existing = pool::find(conn, key, survey.id, &locator)?;
+    let (row, tier, was_submitted) =
+        match existing {
+            Some((row, pooled)) => (Some(row), pooled.tier, pooled.status == "submitted"),
+            None if was_used => return Err(ServiceError::Conflict(
+                "Your answers have been counted with others' and, in an anonymous survey, can no longer be changed."
+                    .into(),
+            )),
+            None => {
+                if survey.one_per_organization() {
+                    if let Some(m) = member_id {
+                        let inserted =
+                            crate::on_backend!(conn, |c| diesel::insert_into(survey_organization_answers::table)
+                                .values((
+                                    survey_organization_answers::survey_id.eq(survey.id),
+                                    survey_organization_answers::member_id.eq(m)
+                                ))
+                                .on_conflict_do_nothing()
+                                .execute(c))?;
+                        if inserted == 0 {
+                            return Err(ServiceError::Conflict(
+                            "Your organization has already answered this survey; one answer per organization is asked."
+                                .into(),
+                        ));
+                        }
+                    }
+                }
+                let tier: Option<i64> = match member_id {
+                    Some(m) => members::table.find(m).select(members::tier_id).first(conn)?,
+                    None => None,
+                };
+                (None, tier, false)
+            }
+        };
+    let status = if submit || was_submitted { "submitted" } else { "draft" };
+    pool::put(conn, key, survey.id, &locator, row.as_deref(), &Pooled { status: status.into(), tier, answers })?;
+    Ok(status)
 }
 
 /// Answers per client and community survey in a day: enough for a shared office, too few to stuff the results.
@@ -1106,6 +1197,7 @@ pub fn community_form(conn: &mut DbConn, public_token: &str) -> Result<(AnswerFo
 /// and kept only for the day the limit lasts).
 pub fn answer_community(
     conn: &mut DbConn,
+    key: &SigningKey,
     public_token: &str,
     client: &str,
     raw: &RawAnswers,
@@ -1117,45 +1209,11 @@ pub fn answer_community(
     }
     let answers = check_answers(&form.questions, raw, true)?;
     crate::accounts::rate_limit::hit(conn, COMMUNITY_PER_CLIENT, &hash_token(&format!("{}:{client}", survey.id)))?;
+    // Into the pool like any anonymous answer, under a locator nobody holds (a community answer is not changed).
     db::write_transaction(conn, |conn| {
-        let id = random_response_id(conn)?;
-        diesel::insert_into(survey_responses::table)
-            .values((
-                survey_responses::id.eq(id),
-                survey_responses::survey_id.eq(survey.id),
-                survey_responses::resume_hash.eq(hash_token(&random_token())),
-                survey_responses::status.eq("submitted"),
-                survey_responses::updated_on.eq(db::now().date()),
-            ))
-            .execute(conn)?;
-        insert_answers(conn, id, &answers)?;
-        audit::record(conn, Event::new(Actor::Anonymous, "survey.answered").target("survey", survey.id))
+        let pooled = Pooled { status: "submitted".into(), tier: None, answers };
+        pool::put(conn, key, survey.id, &hash_token(&random_token()), None, &pooled)
     })
-}
-
-/// A random response id: the order of ids says nothing about who answered when.
-fn random_response_id(conn: &mut DbConn) -> Result<i64, ServiceError> {
-    loop {
-        let candidate = i64::from_le_bytes(rand::random::<[u8; 8]>()) & i64::MAX;
-        let taken: i64 = survey_responses::table.filter(survey_responses::id.eq(candidate)).count().get_result(conn)?;
-        if candidate > 0 && taken == 0 {
-            return Ok(candidate);
-        }
-    }
-}
-
-fn insert_answers(conn: &mut DbConn, response_id: i64, answers: &BTreeMap<i64, Answer>) -> Result<(), ServiceError> {
-    diesel::delete(survey_answers::table.filter(survey_answers::response_id.eq(response_id))).execute(conn)?;
-    for (question_id, a) in answers {
-        diesel::insert_into(survey_answers::table)
-            .values((
-                survey_answers::response_id.eq(response_id),
-                survey_answers::question_id.eq(question_id),
-                survey_answers::value.eq(serde_json::to_string(a).map_err(|e| ServiceError::Internal(e.to_string()))?),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 // -------------------------------------------------------------------------------------------------- listing
@@ -1235,6 +1293,8 @@ pub struct QuestionResult {
     pub previous: Option<(String, Option<f64>)>,
     /// Mean per tier, only for tiers with at least the minimum group size.
     pub by_tier: Vec<(String, Option<f64>)>,
+    /// Fewer answers than the minimum group (to this question or to the survey): only their number is shown.
+    pub withheld: bool,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -1242,16 +1302,22 @@ pub struct SurveyResults {
     pub survey: Survey,
     pub invited: i64,
     pub answered: i64,
+    /// Fewer answers than the survey's minimum group: no question's results are shown.
+    pub withheld: bool,
     pub response_rate: Option<f64>,
     pub by_tier: Vec<TierRate>,
     pub questions: Vec<QuestionResult>,
 }
 
-/// Everything the council sees of a survey's answers. Groups smaller than the survey's minimum size are not
-/// shown apart.
+/// Everything the council sees of a survey's answers (also while it is open). No group smaller than the
+/// survey's minimum size is shown: not the whole survey, not a question's answers, not a tier; and tiers are
+/// withheld so that none is found by subtracting the shown ones from the total (`stats::shown_groups`). An
+/// anonymous survey's answers count only once the pool is flushed, in batches of at least the minimum, so
+/// reading the results after each answer reveals none.
 pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError> {
     let survey = find_survey(conn, id)?;
     let min = i64::from(survey.min_group_size);
+    let min_n = usize::try_from(survey.min_group_size).unwrap_or(1);
     let tiers: Vec<(i64, String)> = membership_tiers::table
         .order(membership_tiers::position)
         .select((membership_tiers::id, membership_tiers::name))
@@ -1275,12 +1341,16 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         .load(conn)?;
     let invited = invited_units.len() as i64;
     let answered = responses.len() as i64;
+    let withheld = answered < min;
+    let tier_answers: Vec<usize> =
+        tiers.iter().map(|(tid, _)| responses.iter().filter(|t| **t == Some(*tid)).count()).collect();
+    let tier_shown = stats::shown_groups(&tier_answers, responses.len(), min_n);
     let by_tier = tiers
         .iter()
-        .map(|(tid, name)| {
+        .zip(tier_answers.iter().zip(&tier_shown))
+        .map(|((tid, name), (ans, shown))| {
             let inv = invited_units.iter().filter(|u| u.1 == Some(*tid)).count() as i64;
-            let ans = responses.iter().filter(|t| **t == Some(*tid)).count() as i64;
-            TierRate { tier: name.clone(), invited: inv, answered: (ans >= min).then_some(ans) }
+            TierRate { tier: name.clone(), invited: inv, answered: shown.then_some(*ans as i64) }
         })
         .filter(|t| t.invited > 0)
         .collect();
@@ -1289,6 +1359,14 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         funding_priorities::table.select((funding_priorities::id, funding_priorities::title)).load(conn)?;
     let budget_shares = current_budget_shares(conn)?;
     let community = if survey.is_community() { Vec::new() } else { community_weights(conn, &survey.cycle)? };
+    let earlier_min: HashMap<i64, usize> = survey_questions::table
+        .inner_join(surveys::table)
+        .filter(survey_questions::id.eq_any(qs.iter().filter_map(|q| q.copied_from).collect::<Vec<_>>()))
+        .select((survey_questions::id, surveys::min_group_size))
+        .load::<(i64, i32)>(conn)?
+        .into_iter()
+        .map(|(q, m)| (q, usize::try_from(m).unwrap_or(1)))
+        .collect();
     // This survey's answers and those of the earlier questions they were copied from, read at once.
     let earlier: Vec<i64> = qs.iter().filter_map(|q| q.copied_from).collect();
     let earlier_cycles: HashMap<i64, String> = survey_questions::table
@@ -1302,14 +1380,20 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         submitted_answers_of(conn, &qs.iter().map(|q| q.id).chain(earlier.iter().copied()).collect::<Vec<_>>())?;
     let mut out = Vec::new();
     for q in qs {
-        let answers = all_answers.remove(&q.id).unwrap_or_default();
+        let mut answers = all_answers.remove(&q.id).unwrap_or_default();
+        // A question answered by fewer than the minimum (or a survey answered by fewer) shows nothing but that.
+        let question_withheld = withheld || answers.len() < min_n;
+        let answer_count = answers.len();
+        if question_withheld {
+            answers.clear();
+        }
         let numbers: Vec<i64> =
             answers.iter().filter_map(|(_, a)| if let Answer::Number(n) = a { Some(*n) } else { None }).collect();
         let lists: Vec<Vec<i64>> =
             answers.iter().filter_map(|(_, a)| if let Answer::List(l) = a { Some(l.clone()) } else { None }).collect();
         let labels = q.labels();
         let mut r = QuestionResult {
-            answered: answers.len(),
+            answered: answer_count,
             distribution: Vec::new(),
             summary: None,
             nps: None,
@@ -1318,74 +1402,85 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
             texts: Vec::new(),
             previous: None,
             by_tier: Vec::new(),
+            withheld: false,
             question: q.clone(),
         };
         let tier_mean = |answers: &[(Option<i64>, Answer)]| -> Vec<(String, Option<f64>)> {
-            tiers
+            let per_tier: Vec<Vec<f64>> = tiers
                 .iter()
-                .filter_map(|(tid, name)| {
-                    let values: Vec<f64> = answers
+                .map(|(tid, _)| {
+                    answers
                         .iter()
                         .filter(|(t, _)| *t == Some(*tid))
                         .filter_map(|(_, a)| if let Answer::Number(n) = a { Some(*n as f64) } else { None })
-                        .collect();
-                    (values.len() as i64 >= min).then(|| (name.clone(), stats::summary(&values).mean))
+                        .collect()
                 })
+                .collect();
+            let total = answers.iter().filter(|(_, a)| matches!(a, Answer::Number(_))).count();
+            let shown = stats::shown_groups(&per_tier.iter().map(Vec::len).collect::<Vec<_>>(), total, min_n);
+            tiers
+                .iter()
+                .zip(per_tier.iter().zip(shown))
+                .filter(|(_, (_, shown))| *shown)
+                .map(|((_, name), (values, _))| (name.clone(), stats::summary(values).mean))
                 .collect()
         };
-        match q.kind.as_str() {
-            "likert" => {
-                r.distribution = (1..=5)
-                    .map(|p| {
-                        (
-                            labels.get(p as usize - 1).cloned().unwrap_or_default(),
-                            numbers.iter().filter(|n| **n == p).count(),
-                        )
-                    })
-                    .collect();
-                r.summary = Some(stats::summary(&numbers.iter().map(|n| *n as f64).collect::<Vec<_>>()));
-                r.by_tier = tier_mean(&answers);
-            }
-            "nps" => {
-                r.distribution =
-                    (0..=10).map(|p| (p.to_string(), numbers.iter().filter(|n| **n == p).count())).collect();
-                r.nps = Some(stats::nps(&numbers));
-                r.by_tier = tier_mean(&answers);
-            }
-            "single" => {
-                let chosen: Vec<Vec<i64>> = numbers.iter().map(|n| vec![*n]).collect();
-                r.distribution = labels.iter().cloned().zip(stats::counts(labels.len(), &chosen)).collect();
-            }
-            "multi" => r.distribution = labels.iter().cloned().zip(stats::counts(labels.len(), &lists)).collect(),
-            "ranking" => r.ranking = stats::ranking(&labels, &lists),
-            "points" => {
-                let ids = q.priority_ids();
-                let shares = stats::mean_shares(ids.len(), &lists);
-                r.points = ids
-                    .iter()
-                    .zip(shares)
-                    .map(|(pid, share)| {
-                        let title =
-                            priority_titles.iter().find(|p| p.0 == *pid).map(|p| p.1.clone()).unwrap_or_default();
-                        let budget = budget_shares.iter().find(|b| b.0 == *pid).map(|b| b.1);
-                        let community = community.iter().find(|c| c.0 == *pid).and_then(|c| c.1);
-                        (title, share, budget, community)
-                    })
-                    .collect();
-            }
-            "number" => {
-                r.summary = Some(stats::summary(&numbers.iter().map(|n| *n as f64 / 1000.0).collect::<Vec<_>>()));
-            }
-            _ => {
-                r.texts = answers
-                    .iter()
-                    .filter_map(|(_, a)| if let Answer::Text(t) = a { Some(t.clone()) } else { None })
-                    .collect();
-                if survey.anonymous {
-                    use rand::seq::SliceRandom;
-                    r.texts.shuffle(&mut rand::rng());
-                } else {
-                    r.texts.sort();
+        r.withheld = question_withheld;
+        if !question_withheld {
+            match q.kind.as_str() {
+                "likert" => {
+                    r.distribution = (1..=5)
+                        .map(|p| {
+                            (
+                                labels.get(p as usize - 1).cloned().unwrap_or_default(),
+                                numbers.iter().filter(|n| **n == p).count(),
+                            )
+                        })
+                        .collect();
+                    r.summary = Some(stats::summary(&numbers.iter().map(|n| *n as f64).collect::<Vec<_>>()));
+                    r.by_tier = tier_mean(&answers);
+                }
+                "nps" => {
+                    r.distribution =
+                        (0..=10).map(|p| (p.to_string(), numbers.iter().filter(|n| **n == p).count())).collect();
+                    r.nps = Some(stats::nps(&numbers));
+                    r.by_tier = tier_mean(&answers);
+                }
+                "single" => {
+                    let chosen: Vec<Vec<i64>> = numbers.iter().map(|n| vec![*n]).collect();
+                    r.distribution = labels.iter().cloned().zip(stats::counts(labels.len(), &chosen)).collect();
+                }
+                "multi" => r.distribution = labels.iter().cloned().zip(stats::counts(labels.len(), &lists)).collect(),
+                "ranking" => r.ranking = stats::ranking(&labels, &lists),
+                "points" => {
+                    let ids = q.priority_ids();
+                    let shares = stats::mean_shares(ids.len(), &lists);
+                    r.points = ids
+                        .iter()
+                        .zip(shares)
+                        .map(|(pid, share)| {
+                            let title =
+                                priority_titles.iter().find(|p| p.0 == *pid).map(|p| p.1.clone()).unwrap_or_default();
+                            let budget = budget_shares.iter().find(|b| b.0 == *pid).map(|b| b.1);
+                            let community = community.iter().find(|c| c.0 == *pid).and_then(|c| c.1);
+                            (title, share, budget, community)
+                        })
+                        .collect();
+                }
+                "number" => {
+                    r.summary = Some(stats::summary(&numbers.iter().map(|n| *n as f64 / 1000.0).collect::<Vec<_>>()));
+                }
+                _ => {
+                    r.texts = answers
+                        .iter()
+                        .filter_map(|(_, a)| if let Answer::Text(t) = a { Some(t.clone()) } else { None })
+                        .collect();
+                    if survey.anonymous {
+                        use rand::seq::SliceRandom;
+                        r.texts.shuffle(&mut rand::rng());
+                    } else {
+                        r.texts.sort();
+                    }
                 }
             }
         }
@@ -1400,7 +1495,9 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
                             .collect()
                     })
                     .unwrap_or_default();
-                let value = if q.kind == "nps" {
+                let value = if before.len() < earlier_min.get(&earlier).copied().unwrap_or(1) {
+                    None
+                } else if q.kind == "nps" {
                     stats::nps(&before).score
                 } else {
                     stats::summary(&before.iter().map(|n| *n as f64).collect::<Vec<_>>()).mean
@@ -1415,6 +1512,7 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
         survey,
         invited,
         answered,
+        withheld,
         by_tier,
         questions: out,
     })
@@ -1423,21 +1521,24 @@ pub fn results(conn: &mut DbConn, id: i64) -> Result<SurveyResults, ServiceError
 /// The community's mean share per priority id, from the newest community survey of `cycle` that asked for
 /// points.
 fn community_weights(conn: &mut DbConn, cycle: &str) -> Result<Vec<(i64, Option<f64>)>, ServiceError> {
-    let question: Option<Question> = survey_questions::table
+    let question: Option<(Question, i32)> = survey_questions::table
         .inner_join(surveys::table)
         .filter(surveys::audience.eq("community"))
         .filter(surveys::cycle.eq(cycle))
         .filter(surveys::status.ne("draft"))
         .filter(survey_questions::kind.eq("points"))
         .order(surveys::id.desc())
-        .select(Question::as_select())
+        .select((Question::as_select(), surveys::min_group_size))
         .first(conn)
         .optional()?;
-    let Some(question) = question else { return Ok(Vec::new()) };
+    let Some((question, min)) = question else { return Ok(Vec::new()) };
     let lists: Vec<Vec<i64>> = submitted_answers(conn, question.id)?
         .into_iter()
         .filter_map(|(_, a)| if let Answer::List(l) = a { Some(l) } else { None })
         .collect();
+    if (lists.len() as i64) < i64::from(min) {
+        return Ok(Vec::new());
+    }
     let ids = question.priority_ids();
     Ok(ids.iter().copied().zip(stats::mean_shares(ids.len(), &lists)).collect())
 }

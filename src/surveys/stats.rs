@@ -95,6 +95,25 @@ pub fn counts(options: usize, chosen: &[Vec<i64>]) -> Vec<usize> {
     (0..options).map(|i| chosen.iter().filter(|c| c.contains(&(i as i64))).count()).collect()
 }
 
+/// Which groups (of `counts` answers each, out of `total`: answers in no group count in the total only) may be
+/// shown apart: those of at least `min`, less enough of the smallest shown ones that what is not shown (the total
+/// less the shown groups) is either nothing or itself at least `min`, so no small group is found by
+/// subtracting the shown ones from the total.
+pub fn shown_groups(counts: &[usize], total: usize, min: usize) -> Vec<bool> {
+    let mut shown: Vec<bool> = counts.iter().map(|c| *c >= min.max(1)).collect();
+    loop {
+        let hidden = total.saturating_sub(counts.iter().zip(&shown).filter(|(_, s)| **s).map(|(c, _)| c).sum());
+        if hidden == 0 || hidden >= min {
+            return shown;
+        }
+        let smallest = counts.iter().enumerate().filter(|(i, _)| shown[*i]).min_by_key(|(_, c)| **c).map(|(i, _)| i);
+        match smallest {
+            Some(i) => shown[i] = false,
+            None => return shown,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +151,19 @@ mod tests {
     fn shares_and_counts() {
         assert_eq!(mean_shares(3, &[vec![50, 30, 20], vec![70, 10, 20]]), vec![Some(60.0), Some(20.0), Some(20.0)]);
         assert_eq!(counts(3, &[vec![0], vec![0, 2], vec![2]]), vec![2, 0, 2]);
+    }
+
+    #[test]
+    fn no_small_group_is_shown_or_found_by_subtraction() {
+        // Both large: both shown.
+        assert_eq!(shown_groups(&[3, 4], 7, 3), vec![true, true]);
+        // One small group hidden alone would be total - the other: the next smallest goes too.
+        assert_eq!(shown_groups(&[1, 4, 5], 10, 3), vec![false, false, true]);
+        // Two small groups hidden together make a group of the minimum: the others stay.
+        assert_eq!(shown_groups(&[1, 2, 5], 8, 3), vec![false, false, true]);
+        // Answers in no group count as hidden too.
+        assert_eq!(shown_groups(&[3, 3], 7, 3), vec![false, true]);
+        assert_eq!(shown_groups(&[0, 5], 5, 3), vec![false, true]);
+        assert_eq!(shown_groups(&[], 2, 3), Vec::<bool>::new());
     }
 }

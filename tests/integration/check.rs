@@ -17,7 +17,7 @@ use crate::backend_tests;
 use crate::support::{Backend, TestApp, TestDb};
 
 /// How many invariants `steward check` verifies (one line each).
-const INVARIANTS: usize = 13;
+const INVARIANTS: usize = 16;
 
 fn check(url: &str) -> Output {
     crate::support::steward_command()
@@ -85,6 +85,26 @@ fn breaks(conn: &mut DbConn, backend: Backend) -> Vec<Break> {
     let someone: i64 = users::table.select(users::id).order(users::id).first(conn).unwrap();
     let report_mail: i64 = outbox::table.filter(outbox::category.eq("reports")).select(outbox::id).first(conn).unwrap();
     let next_mail = one(conn, "SELECT MAX(id) AS id FROM outbox") + 1;
+    let invitation_mail =
+        one(conn, "SELECT MIN(id) AS id FROM outbox WHERE idempotency_key LIKE 'survey:%:invitation:%'");
+    let (unordered_break, unordered_table) = match backend {
+        // Rebuilt as a plain table: a hidden rowid again, counting up in the order organizations answered.
+        Backend::Sqlite => (
+            "CREATE TABLE soa_copy AS SELECT * FROM survey_organization_answers; \
+             DROP TABLE survey_organization_answers; \
+             CREATE TABLE survey_organization_answers (survey_id BIGINT NOT NULL REFERENCES surveys (id), \
+             member_id BIGINT NOT NULL REFERENCES members (id), PRIMARY KEY (survey_id, member_id)); \
+             INSERT INTO survey_organization_answers SELECT * FROM soa_copy; DROP TABLE soa_copy"
+                .to_string(),
+            "table survey_organization_answers",
+        ),
+        Backend::Postgres => (
+            "CREATE SEQUENCE survey_responses_seq; \
+             ALTER TABLE survey_responses ALTER COLUMN id SET DEFAULT nextval('survey_responses_seq')"
+                .to_string(),
+            "table survey_responses",
+        ),
+    };
     // A member whose primary contact becomes another organization's representative.
     let (rep, rep_member): (i64, Option<i64>) = users::table
         .filter(users::member_id.is_not_null())
@@ -171,6 +191,17 @@ fn breaks(conn: &mut DbConn, backend: Backend) -> Vec<Break> {
             "anonymous-responses-unlinked",
             format!("UPDATE survey_responses SET user_id = {someone} WHERE id = {response}"),
             format!("response {response}"),
+        ),
+        ("anonymous-tables-unordered", unordered_break, unordered_table.to_string()),
+        (
+            "delivered-mail-holds-no-link",
+            format!("UPDATE outbox SET status = 'sent', sent_at = created_at WHERE id = {invitation_mail}"),
+            format!("outbox {invitation_mail}"),
+        ),
+        (
+            "pool-flushed-after-close",
+            format!("INSERT INTO survey_pool (id, survey_id, locator, sealed) VALUES ('00ff', {survey}, 'l', 's')"),
+            format!("survey {survey}"),
         ),
         (
             "one-report-email-per-recipient",

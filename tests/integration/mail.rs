@@ -38,6 +38,7 @@ fn fast_settings() -> MailSettings {
         batch_size: 10,
         concurrency: 2,
         smtp_timeout: Duration::from_secs(1),
+        retention_days: 30,
     }
 }
 
@@ -207,6 +208,50 @@ fn child_env(test_db: &TestDb, smtp_url: &str) -> Vec<(&'static str, String)> {
 }
 
 backend_tests! {
+    async fn delivered_personal_links_are_redacted_and_old_bodies_purged(backend) {
+        let app = TestApp::spawn(backend).await;
+        let smtp = SmtpServer::start();
+        app.create_user("bob@example.org", &[steward::accounts::Role::Council], None).await;
+        let b = crate::support::browser::Browser::new(&app.address);
+        b.get("/password/forgot").await;
+        assert_eq!(b.post("/password/forgot", &[("email", "bob@example.org")]).await.status(), 200);
+        // Before delivery the outbox holds the link (the worker needs it), after delivery only the mail does.
+        let link = app.last_link_to("bob@example.org").await;
+        let token = link.rsplit('/').next().unwrap().to_string();
+        assert!(link.contains("/password/reset/") && token.len() >= 40, "{link}");
+        let report = app.deliver_mail_to(&smtp).await;
+        assert_eq!(report.sent, 1);
+        let received = smtp.wait_for(1, Duration::from_secs(10)).await;
+        assert!(received[0].raw.contains(&token), "the person gets their link");
+        let (text, html, status): (String, String, String) = app
+            .with_conn(|c| outbox::table.select((outbox::body_text, outbox::body_html, outbox::status)).first(c).unwrap())
+            .await;
+        assert_eq!(status, "sent");
+        assert!(!text.contains(&token) && !html.contains(&token), "{text}");
+        assert!(text.contains(&format!("/password/reset/{}", mail::outbox::REDACTED)), "{text}");
+        assert!(!mail::outbox::holds_secret_link(&text) && !mail::outbox::holds_secret_link(&html));
+        // The link still works: Steward keeps its hash, not the link.
+        assert_eq!(b.get(&format!("/password/reset/{token}")).await.0, 200);
+
+        // After the retention period the scheduled jobs empty the bodies of settled mail; pending mail keeps its.
+        b.post("/password/forgot", &[("email", "bob@example.org")]).await;
+        let old = db::now() - chrono::Duration::days(31);
+        app.with_conn(move |c| {
+            diesel::update(outbox::table.filter(outbox::status.eq("sent"))).set(outbox::updated_at.eq(old)).execute(c).unwrap()
+        })
+        .await;
+        let key = signing_key(&app).await;
+        let run = steward::jobs::run_once(&app.config, &app.db, &key).await.unwrap();
+        assert_eq!(run.mail_purged, 1);
+        let bodies: Vec<(String, String, String)> = app
+            .with_conn(|c| outbox::table.order(outbox::id).select((outbox::status, outbox::body_text, outbox::body_html)).load(c).unwrap())
+            .await;
+        assert_eq!(bodies.len(), 2);
+        assert_eq!((bodies[0].1.as_str(), bodies[0].2.as_str()), ("", ""), "the sent body is gone");
+        assert_eq!(bodies[1].0, "pending");
+        assert!(!bodies[1].1.is_empty(), "a message not yet sent keeps its body");
+    }
+
     async fn delivers_multipart_mail_with_the_right_headers(backend) {
         let app = TestApp::spawn(backend).await;
         let smtp = SmtpServer::start();

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod accounts;
 mod admin;
+mod anonymity;
 mod api_fuzz;
 mod audit;
 mod bench;
