@@ -82,6 +82,7 @@ const TABLE: &[(&str, &str, May)] = &[
     ("GET", "/api/v1/users/{id}", ADMIN),
     ("PATCH", "/api/v1/users/{id}", ADMIN),
     ("GET", "/api/v1/tokens", SignedIn),
+    ("POST", "/api/v1/tokens", SignedIn),
     ("DELETE", "/api/v1/tokens/{id}", SignedIn),
     ("GET", "/api/v1/audit-events", ADMIN),
     ("GET", "/members", Only(&[Role::Treasurer, Role::Council, Role::Admin])),

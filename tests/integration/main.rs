@@ -20,6 +20,7 @@ mod funding;
 mod harness;
 mod health;
 mod home;
+mod hostile_input;
 mod limits;
 mod mail;
 mod members;
