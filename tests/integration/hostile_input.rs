@@ -62,6 +62,9 @@ const HIDDEN: &[&str] = &[
     "Ac\u{85}me",
 ];
 
+/// A form's page (where it is also posted), the field that must show an error, and the fields sent.
+type FormCase<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 fn field_error<'a>(html: &'a str, field: &str) -> Option<&'a str> {
     let marker = format!("id=\"{field}-error\">");
     let at = html.find(&marker)? + marker.len();
@@ -178,14 +181,14 @@ backend_tests! {
         let b = app.browser_signed_in(&staff).await;
         for (i, bad) in HIDDEN.iter().enumerate() {
             let slug = format!("f-{i}");
-            let forms: Vec<(&str, &str, &str, Vec<(&str, &str)>)> = vec![
-                ("/members/new", "/members/new", "name", vec![("name", bad), ("slug", &slug), ("status", "active"), ("joined_on", "2026-01-01")]),
-                ("/priorities/new", "/priorities/new", "title", vec![("title", bad), ("slug", &slug), ("summary", "s")]),
-                ("/admin/users/invite", "/admin/users/invite", "display_name", vec![("email", "form@example.org"), ("display_name", bad), ("roles", "council")]),
-                ("/admin/settings", "/admin/settings", "name", vec![("name", bad), ("tagline", "")]),
+            let forms: Vec<FormCase> = vec![
+                ("/members/new", "name", vec![("name", bad), ("slug", &slug), ("status", "active"), ("joined_on", "2026-01-01")]),
+                ("/priorities/new", "title", vec![("title", bad), ("slug", &slug), ("summary", "s")]),
+                ("/admin/users/invite", "display_name", vec![("email", "form@example.org"), ("display_name", bad), ("roles", "council")]),
+                ("/admin/settings", "name", vec![("name", bad), ("tagline", "")]),
             ];
-            for (page, action, field, fields) in forms {
-                b.get(page).await;
+            for (action, field, fields) in forms {
+                b.get(action).await;
                 let res = b.post(action, &fields).await;
                 assert_eq!(res.status(), 422, "{action} with {bad:?}");
                 let html = res.text().await.unwrap();
