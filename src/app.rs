@@ -29,7 +29,7 @@ use crate::{
 pub fn router() -> Router {
     let mut r = Router::new();
     health::routes(&mut r);
-    r.get("/static/{name}", Access::Public, assets::serve).post("/csp-report", Access::Public, headers::csp_report);
+    r.get("/static/{name}", Access::Public, assets::serve).post("/csp-report", Access::Public, csp_report);
     // Signed links from emails: the signature is the proof, so anyone holding the link may use it.
     r.get(mail::unsubscribe::PATH, Access::Public, mail::pages::confirm).post(
         mail::unsubscribe::PATH,
@@ -54,6 +54,19 @@ pub fn router() -> Router {
     audit::routes(&mut r);
     admin::routes(&mut r);
     r
+}
+
+/// `POST /csp-report` takes anyone's reports, so each client address gets a few (`accounts::rate_limit`'s
+/// counters, before the body is read); `web::headers` reads and logs them.
+async fn csp_report(
+    req: actix_web::HttpRequest,
+    db: web::Data<Db>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    use crate::accounts::rate_limit::{hit, CSP_REPORTS_PER_IP};
+    let ip = accounts::session::client_ip(&req).unwrap_or_default();
+    db.run(move |conn| hit(conn, CSP_REPORTS_PER_IP, &ip)).await?;
+    headers::csp_report(payload).await
 }
 
 /// The route table, for tests that walk every route.

@@ -160,6 +160,51 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
+/// Why a name or title cannot be shown as it is, if it cannot: characters that are invisible or that
+/// reorder the text around them. Bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+/// U+2069) can make a name read as another ("Trojan Source"); zero-width characters (U+200B to U+200D,
+/// U+2060, U+FEFF) make two names that look the same differ; control characters (NUL included, which
+/// PostgreSQL cannot store and SQLite would) have no place in a name. Every service checks names and titles
+/// through [`check_name`] (or the `validator` rule [`visible_text`]), before the database.
+pub fn hidden_characters(value: &str) -> Option<&'static str> {
+    for c in value.chars() {
+        match c {
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+                return Some("Remove the hidden text-direction characters (bidirectional overrides) from it.")
+            }
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => {
+                return Some("Remove the invisible zero-width characters from it.")
+            }
+            c if c.is_control() => return Some("Remove the control characters (such as line breaks or NUL) from it."),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A name or title as people typed it, checked: no hidden characters ([`hidden_characters`]), then trimmed
+/// and between 1 and `max` characters. Notes a field error and answers `None` when it is not one.
+pub fn check_name(raw: &str, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+    if let Some(problem) = hidden_characters(raw) {
+        errors.push(FieldError::new(field, problem));
+        return None;
+    }
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        errors.push(FieldError::new(field, format!("Give a name of 1 to {max} characters.")));
+        return None;
+    }
+    Some(value.to_string())
+}
+
+/// The `validator` rule for names and titles: `#[validate(custom(function = "crate::domain::visible_text"))]`.
+pub fn visible_text(value: &str) -> Result<(), validator::ValidationError> {
+    match hidden_characters(value) {
+        Some(problem) => Err(validator::ValidationError::new("hidden_characters").with_message(problem.into())),
+        None => Ok(()),
+    }
+}
+
 /// Runs the `validator` rules of an input and turns failures into field errors, in field order.
 pub fn check(input: &impl Validate) -> Result<(), ServiceError> {
     input.validate().map_err(|e| ServiceError::Validation(field_errors(&e)))
@@ -200,7 +245,28 @@ pub fn csv_cell(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_cell;
+    use super::{csv_cell, hidden_characters};
+
+    #[test]
+    fn names_with_hidden_characters_are_refused() {
+        for bad in [
+            "a\u{202E}b",
+            "a\u{2066}b",
+            "a\u{2069}",
+            "\u{200B}a",
+            "a\u{200D}",
+            "a\u{2060}b",
+            "\u{FEFF}a",
+            "a\0b",
+            "a\nb",
+            "a\u{7}",
+        ] {
+            assert!(hidden_characters(bad).is_some(), "{bad:?} passed");
+        }
+        for good in ["Acme e.V.", "Zürich Öffentlich", "日本語", "مرحبا", "O'Brien & Co", "a b"] {
+            assert!(hidden_characters(good).is_none(), "{good:?} refused");
+        }
+    }
 
     #[test]
     fn formulas_are_neutralised_numbers_are_not() {

@@ -30,6 +30,7 @@ use crate::web::{render, AppError, Layout};
         crate::accounts::api::get_user,
         crate::accounts::api::update_user,
         crate::accounts::api::list_tokens,
+        crate::accounts::api::create_token,
         crate::accounts::api::revoke_token,
         crate::audit::pages::list_api,
         crate::members::api::list,

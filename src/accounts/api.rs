@@ -1,13 +1,14 @@
 //! JSON API of accounts: who am I, users (admins), and one's own API tokens.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::context::ApiUser;
-use super::model::{ApiToken, Role, UserStatus};
-use super::service::{self, InviteInput, MailSite, RequestMeta, UserRow};
+use super::model::{ApiToken, Role, TokenScope, UserStatus};
+use super::password::Hasher;
+use super::service::{self, InviteInput, MailSite, RequestMeta, TokenInput, UserRow};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::db::Db;
@@ -218,6 +219,46 @@ pub async fn list_tokens(user: ApiUser, db: web::Data<Db>) -> Result<HttpRespons
     let user_id = user.0.user_id;
     let tokens = db.run(move |conn| service::list_api_tokens(conn, user_id)).await?;
     Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// A personal API token to make.
+#[derive(Deserialize, ToSchema)]
+pub struct NewToken {
+    /// Where the token is used.
+    pub name: String,
+    /// The caller's password, asked again.
+    pub password: String,
+    /// `read` (GET only) or `read_write`.
+    pub scope: TokenScope,
+    /// The last day (UTC) the token works; left out: until revoked.
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// A token just made: its secret is in this answer only.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    /// Send it as `Authorization: Bearer <secret>`. It is not stored and not shown again.
+    pub secret: String,
+}
+
+/// Makes a personal API token for the caller, after their password (a read-only token cannot make one).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = NewToken, security(("bearer" = [])),
+    responses((status = 201, body = CreatedToken), (status = 401, body = crate::web::error::ProblemSchema),
+        (status = 403, body = crate::web::error::ProblemSchema), (status = 409, body = crate::web::error::ProblemSchema),
+        (status = 415, body = crate::web::error::ProblemSchema), (status = 422, body = crate::web::error::ProblemSchema),
+        (status = 429, body = crate::web::error::ProblemSchema)))]
+pub async fn create_token(
+    req: HttpRequest,
+    user: ApiUser,
+    db: web::Data<Db>,
+    hasher: web::Data<Hasher>,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let input = TokenInput { name: body.name, scope: body.scope, expires_on: body.expires_on };
+    let (token, secret) = service::create_api_token(&db, &hasher, &user.0, &body.password, &input, &meta(&req)).await?;
+    Ok(HttpResponse::Created().json(CreatedToken { token, secret }))
 }
 
 /// Revokes one of the caller's own tokens (the one in use works too: it stops at once).

@@ -83,7 +83,7 @@ pub async fn protect(
     };
     let session_token = identity.and_then(|id| match id.via {
         AuthMethod::Session { csrf_token, .. } => Some(csrf_token),
-        AuthMethod::ApiToken { .. } => None,
+        AuthMethod::ApiToken { .. } | AuthMethod::ReadOnlyApiToken { .. } => None,
     });
     let provided = match submitted_token(&mut req).await {
         Ok(provided) => provided,

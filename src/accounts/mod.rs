@@ -58,5 +58,6 @@ pub fn routes(r: &mut Router) {
         .get("/api/v1/users/{id}", ADMIN, api::get_user)
         .patch("/api/v1/users/{id}", ADMIN, api::update_user)
         .get("/api/v1/tokens", SignedIn, api::list_tokens)
+        .post("/api/v1/tokens", SignedIn, api::create_token)
         .delete("/api/v1/tokens/{id}", SignedIn, api::revoke_token);
 }

@@ -149,6 +149,55 @@ pub struct ApiToken {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// `read` (GET only) or `read_write`.
+    #[schema(value_type = TokenScope)]
+    pub scope: String,
+    /// When the token stops working; none: until revoked.
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+impl ApiToken {
+    pub fn scope(&self) -> TokenScope {
+        // An unknown value grants the least.
+        TokenScope::parse(&self.scope).unwrap_or(TokenScope::Read)
+    }
+
+    /// Past its end: refused like an unknown token.
+    pub fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= crate::db::now())
+    }
+}
+
+/// What a personal API token may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Reads only: GET and HEAD. Any other method is refused with 403.
+    Read,
+    /// Everything its owner's roles allow.
+    #[default]
+    ReadWrite,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Read, Self::ReadWrite].into_iter().find(|v| v.as_str() == s.trim())
+    }
+
+    /// How the scope is named on pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Read => "Read only",
+            Self::ReadWrite => "Read and write",
+        }
+    }
 }
 
 /// Who is making a request: the user, their roles, and how they proved it.
@@ -169,8 +218,10 @@ pub struct Identity {
 pub enum AuthMethod {
     /// A browser session; `csrf_token` guards its forms.
     Session { id_hash: String, csrf_token: String, second_factor_pending: bool },
-    /// A personal API token.
+    /// A personal API token that may do everything its owner's roles allow.
     ApiToken { token_id: i64 },
+    /// A personal API token that may only read (GET and HEAD); `accounts::routing` refuses anything else.
+    ReadOnlyApiToken { token_id: i64 },
 }
 
 impl Identity {
@@ -182,6 +233,11 @@ impl Identity {
         roles.iter().any(|r| self.has_role(*r))
     }
 
+    /// Called with a personal API token that may only read.
+    pub fn read_only(&self) -> bool {
+        matches!(self.via, AuthMethod::ReadOnlyApiToken { .. })
+    }
+
     /// Signed in with a password but not yet with the second factor.
     pub fn awaiting_second_factor(&self) -> bool {
         matches!(self.via, AuthMethod::Session { second_factor_pending: true, .. })
@@ -190,7 +246,7 @@ impl Identity {
     pub fn session_hash(&self) -> Option<&str> {
         match &self.via {
             AuthMethod::Session { id_hash, .. } => Some(id_hash),
-            AuthMethod::ApiToken { .. } => None,
+            AuthMethod::ApiToken { .. } | AuthMethod::ReadOnlyApiToken { .. } => None,
         }
     }
 }

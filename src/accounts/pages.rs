@@ -7,14 +7,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::context::PageContext;
-use super::model::{ApiToken, Identity, Role, Session, UserStatus};
+use super::model::{ApiToken, Identity, Role, Session, TokenScope, UserStatus};
 use super::password::Hasher;
-use super::service::{self, InviteInput, MailSite, RequestMeta, SignedIn, UserRow};
+use super::service::{self, InviteInput, MailSite, RequestMeta, SignedIn, TokenInput, UserRow};
 use super::session::{cookie, removal_cookie, session_cookie_name, SessionPolicy};
 use super::totp;
 use crate::config::Config;
 use crate::db::Db;
-use crate::domain::ServiceError;
+use crate::domain::{FieldError, ServiceError};
 use crate::locale::Shown;
 use crate::web::flash::{redirect, see_other};
 use crate::web::forms::{form_errors, FormErrors, FormFields};
@@ -38,13 +38,45 @@ fn signed_in_redirect(location: &str, token: String, https: bool) -> HttpRespons
     res
 }
 
-/// Only local paths, so a crafted link cannot send people elsewhere after sign-in.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+/// Where to go after sign-in: a path on this site, or the home page. Only visible ASCII is kept (no control
+/// characters, whitespace or backslashes, which browsers read as slashes), so the value is always a valid
+/// `Location` header; and neither the value nor its percent-decoded path may begin like a scheme-relative
+/// URL (`//host`, `/\host`, `/%2F/host`), hold an encoded control character, space or backslash, or name a
+/// scheme, so it never leaves the site.
+pub fn safe_next(next: &str) -> &str {
+    fn local(path: &str) -> bool {
+        path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+    }
+    let visible = !next.is_empty() && next.len() <= 2048 && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    // The path decoded (the query may carry any encoded text: it stays encoded in the header).
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_decode(path);
+    let decoded_ok =
+        decoded.as_deref().is_some_and(|d| local(d) && !d.chars().any(|c| c.is_control() || c.is_whitespace()));
+    if visible && local(next) && decoded_ok {
         next
     } else {
         "/"
     }
+}
+
+/// `%XX` sequences decoded (as bytes, then UTF-8); `None` when the result is not text or a `%` is not followed
+/// by two hex digits.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -97,12 +129,14 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let https = config.is_https();
+    // Where to go next is settled before anything is written, and is always a valid header.
+    let next = safe_next(&form.next).to_string();
     let previous = req.cookie(session_cookie_name(https)).map(|c| c.value().to_string());
     let policy = SessionPolicy::from_config(&config);
     match service::sign_in(&db, &hasher, &form.email, &form.password, &meta(&req), policy, previous).await {
-        Ok(SignedIn::Session { token }) => Ok(signed_in_redirect(safe_next(&form.next), token, https)),
+        Ok(SignedIn::Session { token }) => Ok(signed_in_redirect(&next, token, https)),
         Ok(SignedIn::SecondFactorNeeded { token }) => {
-            let location = format!("/sign-in/two-factor?next={}", crate::web::url_encode(safe_next(&form.next)));
+            let location = format!("/sign-in/two-factor?next={}", crate::web::url_encode(&next));
             Ok(signed_in_redirect(&location, token, https))
         }
         Err(e) => {
@@ -154,10 +188,11 @@ pub async fn second_factor(
 ) -> Result<HttpResponse, AppError> {
     let Some(session_hash) = pending_session(&ctx) else { return Ok(see_other("/sign-in")) };
     let form = form.into_inner();
+    let next = safe_next(&form.next).to_string();
     let (meta, policy, code) = (meta(&req), SessionPolicy::from_config(&config), form.code.clone());
     let result = db.run(move |conn| service::complete_second_factor(conn, &session_hash, &code, &meta, policy)).await;
     match result {
-        Ok(token) => Ok(signed_in_redirect(safe_next(&form.next), token, config.is_https())),
+        Ok(token) => Ok(signed_in_redirect(&next, token, config.is_https())),
         Err(e) => {
             let errors = form_errors(e)?;
             let page = SecondFactorPage { layout: ctx.layout("Two-factor sign-in"), next: form.next, errors };
@@ -658,6 +693,8 @@ struct TokensPage {
     tokens: Vec<ApiToken>,
     created: Option<String>,
     token_name: String,
+    token_scope: String,
+    token_expires_on: String,
     errors: FormErrors,
 }
 
@@ -665,43 +702,81 @@ async fn tokens_page(
     ctx: &PageContext,
     db: &Db,
     created: Option<String>,
-    name: String,
+    form: TokenForm,
     errors: FormErrors,
 ) -> Result<TokensPage, AppError> {
     let user_id = ctx.user()?.user_id;
     let tokens = db.run(move |conn| service::list_api_tokens(conn, user_id)).await?;
     let layout = ctx.layout("API tokens").crumb("Your account", "/account");
-    Ok(TokensPage { layout, tokens, created, token_name: name, errors })
+    let token_scope = if form.scope.is_empty() { TokenScope::Read.as_str().to_string() } else { form.scope };
+    Ok(TokensPage {
+        layout,
+        tokens,
+        created,
+        token_name: form.name,
+        token_scope,
+        token_expires_on: form.expires_on,
+        errors,
+    })
 }
 
 pub async fn tokens(ctx: PageContext, db: web::Data<Db>) -> Result<HttpResponse, AppError> {
-    render(&tokens_page(&ctx, &db, None, String::new(), FormErrors::default()).await?)
+    render(&tokens_page(&ctx, &db, None, TokenForm::default(), FormErrors::default()).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct TokenForm {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    expires_on: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The token a form asks for, or the fields it gets wrong.
+fn token_input(form: &TokenForm) -> Result<TokenInput, ServiceError> {
+    let mut errors = Vec::new();
+    let scope = TokenScope::parse(&form.scope)
+        .ok_or(())
+        .map_err(|_| errors.push(FieldError::new("scope", "Choose read only, or read and write.")))
+        .ok();
+    let expires_on = match form.expires_on.trim() {
+        "" => None,
+        raw => crate::domain::parse_date(raw, "expires_on", &mut errors),
+    };
+    match scope {
+        Some(scope) if errors.is_empty() => Ok(TokenInput { name: form.name.clone(), scope, expires_on }),
+        _ => Err(ServiceError::Validation(errors)),
+    }
 }
 
 pub async fn create_token(
     req: HttpRequest,
     ctx: PageContext,
     db: web::Data<Db>,
+    hasher: web::Data<Hasher>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (identity, meta, name) = (ctx.user()?.clone(), meta(&req), form.into_inner().name);
-    let submitted = name.clone();
-    match db.run(move |conn| service::create_api_token(conn, &identity, &submitted, &meta)).await {
+    let (identity, meta, mut form) = (ctx.user()?.clone(), meta(&req), form.into_inner());
+    let password = std::mem::take(&mut form.password);
+    let result = match token_input(&form) {
+        Ok(input) => service::create_api_token(&db, &hasher, &identity, &password, &input, &meta).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok((_, plain)) => {
-            let mut res = render(&tokens_page(&ctx, &db, Some(plain), String::new(), FormErrors::default()).await?)?;
+            let page = tokens_page(&ctx, &db, Some(plain), TokenForm::default(), FormErrors::default()).await?;
+            let mut res = render(&page)?;
             res.headers_mut()
                 .insert(actix_web::http::header::CACHE_CONTROL, "no-store".parse().map_err(AppError::internal)?);
             Ok(res)
         }
         Err(e) => {
             let errors = form_errors(e)?;
-            render_status(&tokens_page(&ctx, &db, None, name, errors).await?, StatusCode::UNPROCESSABLE_ENTITY)
+            render_status(&tokens_page(&ctx, &db, None, form, errors).await?, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }

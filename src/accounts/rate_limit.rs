@@ -23,6 +23,12 @@ pub fn sign_in_per_ip(max: u32) -> Limit {
 pub const RESET_PER_IP: Limit = Limit { bucket: "reset:ip", max: 10, window: Duration::from_secs(15 * 60) };
 pub const RESET_PER_EMAIL: Limit = Limit { bucket: "reset:email", max: 3, window: Duration::from_secs(3600) };
 pub const TOKEN_LINK_PER_IP: Limit = Limit { bucket: "link:ip", max: 30, window: Duration::from_secs(15 * 60) };
+/// Passwords asked again of a signed-in person (before making an API token): a session left open does not
+/// let anyone guess on.
+pub const REAUTH_PER_USER: Limit = Limit { bucket: "reauth:user", max: 10, window: Duration::from_secs(15 * 60) };
+/// Content-Security-Policy reports per client address: browsers send one per violation, an attacker could
+/// send millions to flood the log.
+pub const CSP_REPORTS_PER_IP: Limit = Limit { bucket: "csp:ip", max: 50, window: Duration::from_secs(15 * 60) };
 pub const INVITES_PER_ADMIN: Limit = Limit { bucket: "invite:user", max: 100, window: Duration::from_secs(3600) };
 
 /// Counts one hit for `key`; refuses with the seconds until the window ends when over the limit.

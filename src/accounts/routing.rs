@@ -156,6 +156,10 @@ async fn enforce(
             return Ok(redirect(req, location));
         }
     };
+    if identity.read_only() && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        // A read-only token reads; whatever its owner's roles, it changes nothing.
+        return Ok(req.error_response(AppError::Forbidden));
+    }
     if !api && !ENROLMENT_PATHS.contains(&req.path()) {
         match must_enrol_second_factor(&req, &identity).await {
             Ok(true) => return Ok(redirect(req, "/account/two-factor".into())),

@@ -1,11 +1,11 @@
 //! Accounts: sign-in and sessions, invitations and password resets, roles, two-factor sign-in and API
 //! tokens. Every rule lives here; pages, the API and the CLI call these functions.
 
-use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::model::{ApiToken, Identity, NewUser, Role, Session, User, UserStatus};
+use super::model::{ApiToken, Identity, NewUser, Role, Session, TokenScope, User, UserStatus};
 use super::password::{check_policy, Hasher, Verified};
 use super::rate_limit;
 use super::session::{roles_of, SessionPolicy};
@@ -65,6 +65,9 @@ pub fn normalize_email(raw: &str, field: &str) -> Result<String, ServiceError> {
 }
 
 fn clean_name(raw: &str, field: &str) -> Result<String, ServiceError> {
+    if let Some(problem) = crate::domain::hidden_characters(raw) {
+        return Err(ServiceError::invalid(field, problem));
+    }
     let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(ServiceError::invalid(field, format!("Enter a name of 1 to {MAX_NAME} characters.")));
@@ -141,28 +144,41 @@ fn locked_for(conn: &mut DbConn, key: &str) -> Result<Option<u64>, ServiceError>
     Ok(until.flatten().filter(|u| *u > now).map(|u| (u - now).num_seconds().max(1) as u64))
 }
 
-fn record_failure(conn: &mut DbConn, key: &str) -> Result<(), ServiceError> {
+/// Counts an attempt for `key` *before* its secret is checked, in its own short transaction, and answers
+/// whether it may be checked at all. The count is one atomic step: the row is created if missing, then
+/// incremented only while the key is not locked (the increment takes the row's lock, so parallel attempts
+/// queue on it and each sees the ones before). The attempt that reaches the limit locks the key at once,
+/// before its secret is checked, so however many attempts arrive together, from however many addresses, at
+/// most `LOCK_AFTER_FAILURES` secrets are checked, and one more per lock that runs out. A right secret clears
+/// the count ([`clear_failures`]); a wrong one leaves it counted.
+fn count_attempt(conn: &mut DbConn, key: &str) -> Result<(), ServiceError> {
     db::write_transaction(conn, |conn| {
         let now = db::now();
-        let failures: i32 =
-            sign_in_failures::table.find(key).select(sign_in_failures::failures).first(conn).optional()?.unwrap_or(0)
-                + 1;
-        let locked_until = lock_duration(failures).map(|d| now + d);
-        let updated = diesel::update(sign_in_failures::table.find(key))
-            .set((
-                sign_in_failures::failures.eq(failures),
+        crate::on_backend!(conn, |c| diesel::insert_into(sign_in_failures::table)
+            .values((
+                sign_in_failures::key.eq(key),
+                sign_in_failures::failures.eq(0),
                 sign_in_failures::last_failure_at.eq(now),
-                sign_in_failures::locked_until.eq(locked_until),
+                sign_in_failures::locked_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(sign_in_failures::table)
-                .values((
-                    sign_in_failures::key.eq(key),
-                    sign_in_failures::failures.eq(failures),
-                    sign_in_failures::last_failure_at.eq(now),
-                    sign_in_failures::locked_until.eq(locked_until),
-                ))
+            .on_conflict(sign_in_failures::key)
+            .do_nothing()
+            .execute(c))?;
+        let counted = diesel::update(
+            sign_in_failures::table
+                .find(key)
+                .filter(sign_in_failures::locked_until.is_null().or(sign_in_failures::locked_until.le(now))),
+        )
+        .set((sign_in_failures::failures.eq(sign_in_failures::failures + 1), sign_in_failures::last_failure_at.eq(now)))
+        .execute(conn)?;
+        if counted == 0 {
+            let retry_after = locked_for(conn, key)?.unwrap_or(1);
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        let attempts: i32 = sign_in_failures::table.find(key).select(sign_in_failures::failures).first(conn)?;
+        if let Some(lock) = lock_duration(attempts) {
+            diesel::update(sign_in_failures::table.find(key))
+                .set(sign_in_failures::locked_until.eq(now + lock))
                 .execute(conn)?;
         }
         Ok(())
@@ -200,9 +216,7 @@ pub async fn sign_in(
     let user = db
         .run(move |conn| {
             rate_limit::hit(conn, rate_limit::sign_in_per_ip(policy.sign_ins_per_ip), &ip)?;
-            if let Some(retry_after) = locked_for(conn, &lookup_key)? {
-                return Err(ServiceError::RateLimited { retry_after });
-            }
+            count_attempt(conn, &lookup_key)?;
             find_by_email(conn, &email)
         })
         .await?;
@@ -212,7 +226,7 @@ pub async fn sign_in(
     db.run(move |conn| {
         let user = match (verified, user) {
             (Verified::No, user) | (_, user @ None) => {
-                record_failure(conn, &key)?;
+                // Counted (and locked, if this was one too many) before the password was checked.
                 audit::record(
                     conn,
                     Event::new(Actor::Anonymous, "session.sign_in_failed")
@@ -278,9 +292,7 @@ pub fn complete_second_factor(
         .optional()?
         .ok_or(ServiceError::Forbidden)?;
     let key = format!("second-factor:{}", user.id);
-    if let Some(retry_after) = locked_for(conn, &key)? {
-        return Err(ServiceError::RateLimited { retry_after });
-    }
+    count_attempt(conn, &key)?;
     let accepted = db::write_transaction(conn, |conn| {
         let how = check_second_factor(conn, &user, code)?;
         if let Some(how) = how {
@@ -302,7 +314,6 @@ pub fn complete_second_factor(
     match accepted {
         Some(token) => Ok(token),
         None => {
-            record_failure(conn, &key)?;
             audit::record(
                 conn,
                 Event::new(Actor::User(user.id), "session.second_factor_failed")
@@ -363,12 +374,13 @@ pub fn abandon_pending_session(conn: &mut DbConn, session_hash: &str) -> Result<
 pub fn sign_out_everywhere(conn: &mut DbConn, identity: &Identity, meta: &RequestMeta) -> Result<usize, ServiceError> {
     db::write_transaction(conn, |conn| {
         let ended = end_all_sessions(conn, identity.user_id)?;
+        let tokens = revoke_all_api_tokens(conn, identity.user_id)?;
         audit::record(
             conn,
             Event::new(Actor::User(identity.user_id), "session.signed_out_everywhere")
                 .target("user", identity.user_id)
                 .ip(meta.ip.as_deref())
-                .details(json!({ "sessions": ended })),
+                .details(json!({ "sessions": ended, "api_tokens": tokens })),
         )?;
         Ok(ended)
     })
@@ -424,7 +436,30 @@ crate::email_templates!(
     "email/password_reset/body.html"
 );
 
+pub struct AccountExistsEmail {
+    pub name: String,
+    pub inviter: String,
+    pub organization: String,
+    pub link: String,
+}
+crate::email_templates!(
+    AccountExistsEmail,
+    "email/account_exists/subject.txt",
+    "email/account_exists/body.txt",
+    "email/account_exists/body.html"
+);
+
 fn validate_invite(conn: &mut DbConn, input: &InviteInput) -> Result<(String, String), ServiceError> {
+    validate_invite_fields(conn, input, true)
+}
+
+/// The invitation's fields checked; `check_taken` adds "someone already has this address" (for admins, who
+/// see every account anyway).
+fn validate_invite_fields(
+    conn: &mut DbConn,
+    input: &InviteInput,
+    check_taken: bool,
+) -> Result<(String, String), ServiceError> {
     let mut errors = Vec::new();
     let email = normalize_email(&input.email, "email").map_err(|e| errors.push(e)).ok();
     let name = clean_name(&input.display_name, "display_name").map_err(|e| errors.push(e)).ok();
@@ -448,7 +483,7 @@ fn validate_invite(conn: &mut DbConn, input: &InviteInput) -> Result<(String, St
         )),
         (false, None) => {}
     }
-    if let Some(email) = &email {
+    if let (true, Some(email)) = (check_taken, &email) {
         if find_by_email(conn, email)?.is_some() {
             errors.push(ServiceError::invalid("email", "Someone already has an account with this email address."));
         }
@@ -584,6 +619,58 @@ pub fn invite_user(
             ),
         )?;
         Ok((user, token))
+    })
+}
+
+/// Invites a representative of `organization` for someone who may not see every account (a representative,
+/// the treasurer). The answer is the same whether the address already has an account or not, so an invitation
+/// cannot be used to find out who has one: for an address that has, nothing is created and its owner gets an
+/// email instead (an admin can add the organization to their account).
+pub fn invite_representative(
+    conn: &mut DbConn,
+    actor_id: i64,
+    input: &InviteInput,
+    organization: &str,
+    site: &MailSite,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let existing = db::write_transaction(conn, |conn| {
+        let (email, _) = validate_invite_fields(conn, input, false)?;
+        find_by_email(conn, &email)
+    })?;
+    let Some(owner) = existing else {
+        invite_user(conn, Actor::User(actor_id), input, Some(site), meta)?;
+        return Ok(());
+    };
+    rate_limit::hit(conn, rate_limit::INVITES_PER_ADMIN, &actor_id.to_string())?;
+    db::write_transaction(conn, |conn| {
+        let inviter = find_user(conn, actor_id)?.display_name;
+        let content = AccountExistsEmail {
+            name: owner.display_name.clone(),
+            inviter,
+            organization: organization.to_string(),
+            link: format!("{}/sign-in", site.base_url),
+        }
+        .render(&site.context())
+        .map_err(render_failure)?;
+        mail::enqueue(
+            conn,
+            &Outgoing {
+                idempotency_key: format!("account-exists:{}:{}", owner.id, random_token()),
+                category: Category::Security,
+                user_id: Some(owner.id),
+                to_address: owner.email.clone(),
+                to_name: Some(owner.display_name.clone()),
+                content,
+            },
+        )?;
+        audit::record(
+            conn,
+            Event::new(Actor::User(actor_id), "user.invited_existing")
+                .target("user", owner.id)
+                .ip(meta.ip.as_deref())
+                .details(json!({ "member_id": input.member_id })),
+        )
     })
 }
 
@@ -793,6 +880,7 @@ fn store_new_password(conn: &mut DbConn, user_id: i64, hash: &str) -> Result<(),
         .set((users::password_hash.eq(hash), users::password_changed_at.eq(now), users::updated_at.eq(now)))
         .execute(conn)?;
     end_all_sessions(conn, user_id)?;
+    revoke_all_api_tokens(conn, user_id)?;
     Ok(())
 }
 
@@ -1013,12 +1101,13 @@ pub fn disable_user(conn: &mut DbConn, actor_id: i64, user_id: i64, meta: &Reque
             .set((users::status.eq(UserStatus::Disabled.as_str()), users::updated_at.eq(db::now())))
             .execute(conn)?;
         let ended = end_all_sessions(conn, user_id)?;
+        let tokens = revoke_all_api_tokens(conn, user_id)?;
         audit::record(
             conn,
             Event::new(Actor::User(actor_id), "user.disabled")
                 .target("user", user_id)
                 .ip(meta.ip.as_deref())
-                .details(json!({ "sessions_ended": ended }))
+                .details(json!({ "sessions_ended": ended, "api_tokens_revoked": tokens }))
                 .changes(Changes::new().field("status", user.status().as_str(), UserStatus::Disabled.as_str())),
         )
     })
@@ -1061,20 +1150,75 @@ pub fn list_api_tokens(conn: &mut DbConn, user_id: i64) -> Result<Vec<ApiToken>,
         .load(conn)?)
 }
 
-/// Creates a token for the signed-in person; the plain token is returned once and never stored.
-pub fn create_api_token(
-    conn: &mut DbConn,
+/// A personal API token as its owner asks for it.
+#[derive(Clone, Debug, Default)]
+pub struct TokenInput {
+    pub name: String,
+    pub scope: TokenScope,
+    /// The last day (UTC) the token works; none: until revoked.
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// Creates a token for the signed-in person after asking for their password again (a session left open on
+/// a shared computer is not enough to mint a lasting credential); the plain token is returned once and never
+/// stored.
+pub async fn create_api_token(
+    db: &Db,
+    hasher: &Hasher,
     identity: &Identity,
-    name: &str,
+    password: &str,
+    input: &TokenInput,
     meta: &RequestMeta,
 ) -> Result<(ApiToken, String), ServiceError> {
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(ServiceError::invalid("name", "Name the token (1 to 80 characters), e.g. after where it is used."));
+    check_token_input(input)?;
+    let user_id = identity.user_id;
+    let user = db
+        .run(move |conn| {
+            rate_limit::hit(conn, rate_limit::REAUTH_PER_USER, &user_id.to_string())?;
+            find_user(conn, user_id)
+        })
+        .await?;
+    if password.is_empty()
+        || hasher.verify(password.to_string(), user.password_hash).await.map_err(hash_failure)? == Verified::No
+    {
+        return Err(ServiceError::invalid("password", "That is not your password."));
     }
+    let (input, meta) = (input.clone(), meta.clone());
+    db.run(move |conn| issue_api_token(conn, user_id, &input, &meta)).await
+}
+
+fn check_token_input(input: &TokenInput) -> Result<String, ServiceError> {
+    let mut errors = Vec::new();
+    let name = crate::domain::check_name(&input.name, "name", 80, &mut errors)
+        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "));
+    if let Some(day) = input.expires_on {
+        let today = db::now().date();
+        if day < today {
+            errors.push(FieldError::new("expires_on", "Choose today or a later day, or no end."));
+        } else if day > today + ChronoDuration::days(3 * 366) {
+            errors.push(FieldError::new("expires_on", "Choose a day within three years, or no end."));
+        }
+    }
+    match name {
+        Some(name) if errors.is_empty() => Ok(name),
+        _ => Err(ServiceError::Validation(errors)),
+    }
+}
+
+/// The transaction of [`create_api_token`], once the password is checked (the demo, benchmarks and tests call
+/// it directly for their accounts).
+pub fn issue_api_token(
+    conn: &mut DbConn,
+    user_id: i64,
+    input: &TokenInput,
+    meta: &RequestMeta,
+) -> Result<(ApiToken, String), ServiceError> {
+    let name = check_token_input(input)?;
+    // The token works through its last day, UTC.
+    let expires_at = input.expires_on.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0));
     db::write_transaction(conn, |conn| {
         let active: i64 = api_tokens::table
-            .filter(api_tokens::user_id.eq(identity.user_id))
+            .filter(api_tokens::user_id.eq(user_id))
             .filter(api_tokens::revoked_at.is_null())
             .count()
             .get_result(conn)?;
@@ -1084,23 +1228,34 @@ pub fn create_api_token(
         let plain = new_api_token();
         let token: ApiToken = crate::on_backend!(conn, |c| diesel::insert_into(api_tokens::table)
             .values((
-                api_tokens::user_id.eq(identity.user_id),
+                api_tokens::user_id.eq(user_id),
                 api_tokens::name.eq(&name),
                 api_tokens::token_hash.eq(hash_token(&plain)),
                 api_tokens::prefix.eq(&plain[..8]),
                 api_tokens::created_at.eq(db::now()),
+                api_tokens::scope.eq(input.scope.as_str()),
+                api_tokens::expires_at.eq(expires_at),
             ))
             .returning(ApiToken::as_returning())
             .get_result(c))?;
         audit::record(
             conn,
-            Event::new(Actor::User(identity.user_id), "api_token.created")
-                .target("api_token", token.id)
-                .ip(meta.ip.as_deref())
-                .details(json!({ "name": name })),
+            Event::new(Actor::User(user_id), "api_token.created").target("api_token", token.id).ip(meta.ip.as_deref()).details(
+                json!({ "name": name, "scope": input.scope.as_str(), "expires_at": expires_at.map(|at| at.to_string()) }),
+            ),
         )?;
         Ok((token, plain))
     })
+}
+
+/// Revokes every live token of the user: a new password, "sign out everywhere" and a disabled account end
+/// them with the sessions, so a token made by whoever had the old password stops too. Returns how many.
+fn revoke_all_api_tokens(conn: &mut DbConn, user_id: i64) -> Result<usize, ServiceError> {
+    Ok(diesel::update(
+        api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(db::now()))
+    .execute(conn)?)
 }
 
 /// Revokes one of the signed-in person's own tokens.

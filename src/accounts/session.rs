@@ -10,7 +10,7 @@ use actix_web::{web, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{AuthMethod, Identity, Role, Session, User};
+use super::model::{AuthMethod, Identity, Role, Session, TokenScope, User};
 use super::tokens::{hash_token, API_TOKEN_PREFIX};
 use crate::config::Config;
 use crate::db::schema::{api_tokens, sessions, user_roles, users};
@@ -110,8 +110,14 @@ async fn resolve(req: &HttpRequest) -> Result<Option<Identity>, AppError> {
     let Some(cookie) = req.cookie(session_cookie_name(config.is_https())) else { return Ok(None) };
     let policy = SessionPolicy::from_config(config);
     let id_hash = hash_token(cookie.value());
-    Ok(db.run(move |conn| identity_from_session(conn, &id_hash, policy)).await?)
+    let found = db.run(move |conn| identity_from_session(conn, &id_hash, policy)).await?;
+    Ok(found.filter(|identity| !identity.awaiting_second_factor() || SECOND_FACTOR_PATHS.contains(&req.path())))
 }
+
+/// The only paths where a session still waiting for its second factor (the password was right, the code not
+/// given yet) is someone: the code's page and sign-out. Everywhere else it is nobody, so no page, API route or
+/// template can show it anything a visitor would not see, whatever access it declares.
+pub const SECOND_FACTOR_PATHS: &[&str] = &["/sign-in/two-factor", "/sign-out"];
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -177,26 +183,33 @@ pub fn identity_from_session(
     Ok(Some(identity_for(user, roles, via)))
 }
 
-/// A token that exists, is not revoked, and belongs to an active user.
+/// A token that exists, is not revoked, has not expired, and belongs to an active user. An expired token is
+/// refused exactly like an unknown one.
 pub fn identity_from_api_token(conn: &mut DbConn, token: &str) -> Result<Option<Identity>, ServiceError> {
     let hash = hash_token(token);
-    let found: Option<(i64, Option<NaiveDateTime>, User)> = api_tokens::table
+    let now = crate::db::now();
+    let found: Option<(i64, Option<NaiveDateTime>, String, User)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(&hash))
         .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
         .filter(users::status.eq("active"))
-        .select((api_tokens::id, api_tokens::last_used_at, User::as_select()))
+        .select((api_tokens::id, api_tokens::last_used_at, api_tokens::scope, User::as_select()))
         .first(conn)
         .optional()?;
-    let Some((token_id, last_used, user)) = found else { return Ok(None) };
-    let now = crate::db::now();
+    let Some((token_id, last_used, scope, user)) = found else { return Ok(None) };
     if last_used.is_none_or(|at| now - at > chrono::Duration::seconds(300)) {
         let touched =
             diesel::update(api_tokens::table.find(token_id)).set(api_tokens::last_used_at.eq(now)).execute(conn);
         refresh_may_fail_on_storage(touched)?;
     }
     let roles = roles_of(conn, user.id)?;
-    Ok(Some(identity_for(user, roles, AuthMethod::ApiToken { token_id })))
+    // Anything but an explicit read-write scope reads only.
+    let via = match TokenScope::parse(&scope) {
+        Some(TokenScope::ReadWrite) => AuthMethod::ApiToken { token_id },
+        _ => AuthMethod::ReadOnlyApiToken { token_id },
+    };
+    Ok(Some(identity_for(user, roles, via)))
 }
 
 /// A "last seen" refresh that the disk refuses (full, read-only) does not stop a request that only reads:

@@ -415,8 +415,14 @@ impl ApiTokens {
     fn create(conn: &mut DbConn, seeded: &Seeded) -> Result<Self, BenchError> {
         let mut token = |email: &str| -> Result<String, BenchError> {
             let who = identity(conn, email)?;
-            let (_, token) = crate::accounts::service::create_api_token(conn, &who, "bench", &RequestMeta::default())
-                .map_err(service)?;
+            let input = crate::accounts::service::TokenInput {
+                name: "bench".into(),
+                scope: crate::accounts::model::TokenScope::ReadWrite,
+                expires_on: None,
+            };
+            let (_, token) =
+                crate::accounts::service::issue_api_token(conn, who.user_id, &input, &RequestMeta::default())
+                    .map_err(service)?;
             Ok(token)
         };
         Ok(Self {

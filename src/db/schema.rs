@@ -206,6 +206,8 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        scope -> Text,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 

@@ -24,7 +24,10 @@ use crate::ledger::model::FiscalYear;
 /// A new priority as entered.
 #[derive(Debug, Clone, Validate)]
 pub struct PriorityInput {
-    #[validate(length(min = 1, max = 200, message = "Give a title of 1 to 200 characters."))]
+    #[validate(
+        custom(function = "crate::domain::visible_text"),
+        length(min = 1, max = 200, message = "Give a title of 1 to 200 characters.")
+    )]
     pub title: String,
     #[validate(length(min = 1, max = 80, message = "Give a short name of 1 to 80 characters."))]
     pub slug: String,
@@ -562,7 +565,9 @@ fn check_initiative(conn: &mut DbConn, input: &InitiativeInput) -> Result<Checke
     if !priority_ok {
         errors.push(FieldError::new("priority_id", "Choose one of the active funding priorities."));
     }
-    if input.title.trim().is_empty() || input.title.trim().len() > 200 {
+    if let Some(problem) = domain::hidden_characters(&input.title) {
+        errors.push(FieldError::new("title", problem));
+    } else if input.title.trim().is_empty() || input.title.trim().len() > 200 {
         errors.push(FieldError::new("title", "Give a title of 1 to 200 characters."));
     }
     if input.summary.trim().is_empty() || input.summary.len() > 8000 {

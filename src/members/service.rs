@@ -56,7 +56,9 @@ pub struct TierInput {
 fn validate_tier(conn: &mut DbConn, input: &TierInput, id: Option<i64>) -> Result<(String, i64, String), ServiceError> {
     let mut errors = Vec::new();
     let name = input.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 80 {
+    if let Some(problem) = crate::domain::hidden_characters(&input.name) {
+        errors.push(FieldError::new("name", problem));
+    } else if name.is_empty() || name.chars().count() > 80 {
         errors.push(FieldError::new("name", "Name the tier (1 to 80 characters)."));
     } else {
         let taken: i64 = membership_tiers::table
@@ -273,7 +275,9 @@ pub fn parse_member(
 ) -> Result<MemberInput, Vec<FieldError>> {
     let mut errors = Vec::new();
     let name = fields.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 200 {
+    if let Some(problem) = crate::domain::hidden_characters(&fields.name) {
+        errors.push(FieldError::new("name", problem));
+    } else if name.is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "Give the organization's name (1 to 200 characters)."));
     }
     let slug = fields.slug.trim().to_lowercase();
@@ -662,11 +666,18 @@ pub fn member_detail(conn: &mut DbConn, viewer: &Identity, id: i64) -> Result<Me
         Some(t) => Some(find_tier(conn, t)?),
         None => None,
     };
-    let people: Vec<(i64, String, String, String)> = users::table
+    let mut query = users::table
         .filter(users::member_id.eq(id))
         .filter(
             users::id.eq_any(user_roles::table.filter(user_roles::role.eq("member_rep")).select(user_roles::user_id)),
         )
+        .into_boxed();
+    if !viewer.has_any(READERS) {
+        // A representative sees the accounts in use, not open invitations: an invitation to an address that
+        // already has an account creates none, so listing them would tell who has an account elsewhere.
+        query = query.filter(users::status.ne(crate::accounts::model::UserStatus::Invited.as_str()));
+    }
+    let people: Vec<(i64, String, String, String)> = query
         .order(users::display_name)
         .select((users::id, users::display_name, users::email, users::status))
         .load(conn)?;
@@ -736,7 +747,7 @@ pub fn invite_representative(
     site: &MailSite,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    find_member(conn, actor, id)?;
+    let member = find_member(conn, actor, id)?;
     if !(can_edit_profile(actor, id) || actor.has_role(Role::Admin)) {
         return Err(ServiceError::Forbidden);
     }
@@ -746,8 +757,8 @@ pub fn invite_representative(
         roles: vec![Role::MemberRep],
         member_id: Some(id),
     };
-    accounts::invite_user(conn, Actor::User(actor.user_id), &input, Some(site), meta)?;
-    Ok(())
+    // The same answer whether the address has an account or not (its owner is told instead).
+    accounts::invite_representative(conn, actor.user_id, &input, &member.name, site, meta)
 }
 
 // ---------------------------------------------------------------------------------------------------------

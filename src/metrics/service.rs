@@ -70,7 +70,9 @@ fn check_metric(conn: &mut DbConn, input: &MetricInput, creating: bool) -> Resul
             errors.push(FieldError::new("slug", format!("Another metric is called '{slug}'.")));
         }
     }
-    if input.name.trim().is_empty() || input.name.trim().len() > 200 {
+    if let Some(problem) = crate::domain::hidden_characters(&input.name) {
+        errors.push(FieldError::new("name", problem));
+    } else if input.name.trim().is_empty() || input.name.trim().len() > 200 {
         errors.push(FieldError::new("name", "Name the metric (up to 200 characters)."));
     }
     if input.description.len() > 4000 || input.scope_notes.len() > 4000 {

@@ -82,7 +82,10 @@ pub fn secret_key(conn: &mut DbConn) -> Result<Secret, ServiceError> {
 /// The site settings as an admin edits them.
 #[derive(Clone, Debug, validator::Validate)]
 pub struct SiteInput {
-    #[validate(length(min = 1, max = 120, message = "Give the foundation's name (1 to 120 characters)."))]
+    #[validate(
+        custom(function = "crate::domain::visible_text"),
+        length(min = 1, max = 120, message = "Give the foundation's name (1 to 120 characters).")
+    )]
     pub name: String,
     #[validate(length(max = 300, message = "Keep the description under 300 characters."))]
     pub tagline: String,

@@ -84,7 +84,9 @@ struct CheckedSurvey {
 
 fn check_survey(conn: &mut DbConn, input: &SurveyInput) -> Result<CheckedSurvey, ServiceError> {
     let mut errors = Vec::new();
-    if input.title.trim().is_empty() || input.title.len() > 200 {
+    if let Some(problem) = crate::domain::hidden_characters(&input.title) {
+        errors.push(FieldError::new("title", problem));
+    } else if input.title.trim().is_empty() || input.title.len() > 200 {
         errors.push(FieldError::new("title", "Give a title of 1 to 200 characters."));
     }
     if input.introduction.len() > 8000 {

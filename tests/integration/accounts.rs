@@ -11,7 +11,7 @@ use steward::db::schema;
 
 use crate::backend_tests;
 use crate::support::browser::{csrf_of, Browser};
-use crate::support::{steward_bin, TestApp, TestUser};
+use crate::support::{steward_bin, TestApp, TestUser, TEST_PASSWORD};
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
 
@@ -383,7 +383,7 @@ backend_tests! {
         assert_eq!(res.status(), 303);
         assert!(Browser::location(&res).starts_with("/sign-in/two-factor"));
         let res = phone.client.get(phone.url("/account")).send().await.unwrap();
-        assert_eq!(Browser::location(&res), "/sign-in/two-factor", "a pending session reaches nothing");
+        assert_eq!(Browser::location(&res), "/sign-in?next=%2Faccount", "a pending session reaches nothing");
         phone.get("/sign-in/two-factor").await;
         assert_eq!(phone.post("/sign-in/two-factor", &[("code", "12345x")]).await.status(), 422);
         // The code used to enrol cannot be replayed.
@@ -429,8 +429,8 @@ backend_tests! {
         let rep = app.create_user("rep@example.org", &[Role::MemberRep], Some(member)).await;
         let b = app.browser_signed_in(&rep).await;
         b.get("/account/tokens").await;
-        assert_eq!(b.post("/account/tokens", &[("name", "")]).await.status(), 422);
-        let res = b.post("/account/tokens", &[("name", "my script")]).await;
+        assert_eq!(b.post("/account/tokens", &[("name", ""), ("scope", "read_write"), ("password", &rep.password)]).await.status(), 422);
+        let res = b.post("/account/tokens", &[("name", "my script"), ("scope", "read_write"), ("password", &rep.password)]).await;
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
         let start = html.find("stw_").unwrap();
@@ -751,5 +751,292 @@ fn logs_hold_no_secrets() {
         "invitee@example.org",
     ] {
         assert!(!logs.contains(secret), "the log carries a secret or an address: {secret}");
+    }
+}
+
+/// Turns two-factor sign-in on for `user_id` directly; returns the secret's bytes, to make codes with.
+async fn enable_totp(app: &TestApp, user_id: i64) -> Vec<u8> {
+    let secret = totp::new_secret();
+    let key = totp::base32_decode(&secret).unwrap();
+    app.with_conn(move |conn| {
+        diesel::update(schema::users::table.find(user_id))
+            .set((schema::users::totp_secret.eq(&secret), schema::users::totp_enabled_at.eq(steward::db::now())))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    key
+}
+
+/// A page without its CSRF tokens (which differ per visitor), to compare what two visitors see.
+fn without_csrf(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("name=\"_csrf\" value=\"") {
+        let start = at + "name=\"_csrf\" value=\"".len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        rest = &rest[rest.find('"').unwrap_or(0)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Makes a token through the page; returns the answer's status and the token when one was shown.
+async fn token_through_page(b: &Browser, fields: &[(&str, &str)]) -> (u16, Option<String>) {
+    b.get("/account/tokens").await;
+    let res = b.post("/account/tokens", fields).await;
+    let status = res.status().as_u16();
+    let html = res.text().await.unwrap();
+    let token = html.find("class=\"secret\">stw_").map(|at| {
+        html[at + "class=\"secret\">".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect()
+    });
+    (status, token)
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    reqwest::Client::new().get(app.url("/api/v1/me")).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+backend_tests! {
+    async fn a_session_waiting_for_its_second_factor_is_anonymous_everywhere_else(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.seed_demo().await;
+        let user = app.create_user("pending@example.org", &[Role::Treasurer, Role::Council], None).await;
+        let key = enable_totp(&app, user.id).await;
+        let phone = Browser::new(&app.address);
+        let res = phone.sign_in(&user.email, &user.password).await;
+        assert_eq!(res.status(), 303);
+        assert!(Browser::location(&res).starts_with("/sign-in/two-factor"));
+        let visitor = Browser::new(&app.address);
+        // The home page and the initiatives are exactly what a visitor sees: no dashboard, no proposals.
+        for path in ["/", "/initiatives", "/priorities"] {
+            let (status, page) = phone.get(path).await;
+            let (visitor_status, visitor_page) = visitor.get(path).await;
+            assert_eq!((status, without_csrf(&page)), (visitor_status, without_csrf(&visitor_page)), "{path} differs from a visitor's");
+            assert!(!page.contains(&user.email) && page.contains("href=\"/sign-in\""), "{path} shows someone signed in");
+        }
+        // Pages that need someone signed in send to sign-in, like a visitor's.
+        for path in ["/account", "/treasury", "/ledger", "/account/tokens"] {
+            let res = phone.client.get(phone.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), 303, "{path}");
+            assert!(Browser::location(&res).starts_with("/sign-in?next="), "{path}: {}", Browser::location(&res));
+        }
+        // The API does not take the cookie at all.
+        let api = phone.client.get(phone.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(api.status(), 401);
+        // A form posted with the pending session's cookie is a visitor's: no session token opens it.
+        let (_, form) = phone.get("/sign-in/two-factor").await;
+        assert!(form.contains("name=\"code\""), "the second-factor page works");
+        let pending_csrf = csrf_of(&form).unwrap();
+        let res = phone.client.post(phone.url("/account/sessions/sign-out-everywhere")).form(&[("_csrf", pending_csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), 403, "the pending session's token opens no other form");
+        // Completing the second factor gives the full session.
+        let code = totp::code_at(&key, totp::step_of(chrono::Utc::now().timestamp()));
+        let res = phone.post("/sign-in/two-factor", &[("code", &code)]).await;
+        assert_eq!(res.status(), 303, "the second factor completes");
+        phone.forget_csrf();
+        let (status, page) = phone.get("/account").await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&user.email));
+        assert_eq!(phone.get("/treasury").await.0, 200);
+        let (_, home) = phone.get("/").await;
+        assert_ne!(without_csrf(&home), without_csrf(&visitor.get("/").await.1), "signed in, the home page is the dashboard");
+    }
+
+    async fn api_tokens_ask_for_the_password_and_can_be_read_only_or_expire(backend) {
+        let app = TestApp::spawn(backend).await;
+        let council = app.create_user("council@example.org", &[Role::Council], None).await;
+        let b = app.browser_signed_in(&council).await;
+        // The page asks for the password again.
+        let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "read"), ("password", "")]).await;
+        assert_eq!((status, token), (422, None));
+        let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "read"), ("password", "not my passphrase")]).await;
+        assert_eq!((status, token), (422, None), "a wrong password makes no token");
+        let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "everything"), ("password", &council.password)]).await;
+        assert_eq!((status, token), (422, None), "an unknown scope is refused");
+        let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "read"), ("expires_on", "2001-01-01"), ("password", &council.password)]).await;
+        assert_eq!((status, token), (422, None), "an end in the past is refused");
+        let tomorrow = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+        let (status, reader) = token_through_page(&b, &[("name", "reader"), ("scope", "read"), ("expires_on", &tomorrow), ("password", &council.password)]).await;
+        assert_eq!(status, 200);
+        let reader = reader.expect("a read-only token");
+        let (_, writer) = token_through_page(&b, &[("name", "writer"), ("scope", "read_write"), ("password", &council.password)]).await;
+        let writer = writer.expect("a read-write token");
+        // The page shows what each may do and until when.
+        let (_, page) = b.get("/account/tokens").await;
+        assert!(page.contains("Read only") && page.contains("Read and write") && page.contains("until revoked"), "{page}");
+
+        let api = reqwest::Client::new();
+        assert_eq!(me_status(&app, &reader).await, 200, "a read-only token reads");
+        let body = r#"{"slug": "reach", "name": "Reach", "unit": "count", "direction": "increase", "description": "", "scope_notes": ""}"#;
+        for (method, path) in [("POST", "/api/v1/metrics"), ("POST", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/1"), ("PATCH", "/api/v1/users/1"), ("PUT", "/api/v1/priorities/1")] {
+            let res = api.request(method.parse().unwrap(), app.url(path)).bearer_auth(&reader).header("content-type", "application/json").body(body).send().await.unwrap();
+            assert_eq!(res.status(), 403, "{method} {path} with a read-only token");
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+        }
+        let created = api.post(app.url("/api/v1/metrics")).bearer_auth(&writer).json(&serde_json::from_str::<Value>(body).unwrap()).send().await.unwrap();
+        assert_ne!(created.status(), 403, "the read-write token may write");
+
+        // The API asks for the password too.
+        let ask = |password: &str, scope: &str, expires: Option<&str>| serde_json::json!({"name": "api-made", "password": password, "scope": scope, "expires_on": expires});
+        let res = api.post(app.url("/api/v1/tokens")).bearer_auth(&writer).json(&ask("wrong passphrase!", "read", None)).send().await.unwrap();
+        assert_eq!(res.status(), 422);
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "password");
+        let res = api.post(app.url("/api/v1/tokens")).bearer_auth(&writer).json(&ask(TEST_PASSWORD, "read", Some("2001-01-01"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "an end in the past");
+        let res = api.post(app.url("/api/v1/tokens")).bearer_auth(&writer).json(&ask(TEST_PASSWORD, "read", Some(&tomorrow))).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let made: Value = res.json().await.unwrap();
+        assert_eq!(made["token"]["scope"], "read");
+        assert!(made["token"]["expires_at"].is_string());
+        let api_reader = made["secret"].as_str().unwrap().to_string();
+        assert_eq!(me_status(&app, &api_reader).await, 200);
+
+        // An expired token is refused like an unknown one.
+        let unknown = api.get(app.url("/api/v1/me")).bearer_auth("stw_not-a-real-token").send().await.unwrap();
+        let (unknown_status, unknown_body) = (unknown.status(), unknown.text().await.unwrap());
+        app.with_conn(|conn| {
+            diesel::update(schema::api_tokens::table.filter(schema::api_tokens::name.eq("reader")))
+                .set(schema::api_tokens::expires_at.eq(Some(steward::db::now() - chrono::Duration::seconds(1))))
+                .execute(conn)
+                .unwrap();
+        })
+        .await;
+        let expired = api.get(app.url("/api/v1/me")).bearer_auth(&reader).send().await.unwrap();
+        assert_eq!(expired.status(), unknown_status);
+        let strip = |body: &str| body.split("\"request_id\"").next().unwrap().to_string();
+        assert_eq!(strip(&expired.text().await.unwrap()), strip(&unknown_body), "the same answer as an unknown token");
+        assert!(b.get("/account/tokens").await.1.contains("expired"));
+    }
+
+    async fn api_tokens_end_with_a_new_password_sign_out_everywhere_and_a_disabled_account(backend) {
+        let app = TestApp::spawn(backend).await;
+        let root = admin(&app).await;
+        let user = app.create_user("tokens@example.org", &[Role::Council], None).await;
+        let b = app.browser_signed_in(&user).await;
+        let mut password = user.password.clone();
+        let make = async |password: &str| {
+            let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "read_write"), ("password", password)]).await;
+            assert_eq!(status, 200);
+            token.unwrap()
+        };
+        // A password change.
+        let token = make(&password).await;
+        assert_eq!(me_status(&app, &token).await, 200);
+        b.get("/account").await;
+        let res = b.post("/account/password", &[("current_password", &password), ("new_password", NEW_PASSWORD), ("new_password_confirm", NEW_PASSWORD)]).await;
+        assert_eq!(res.status(), 303);
+        b.forget_csrf();
+        password = NEW_PASSWORD.to_string();
+        assert_eq!(me_status(&app, &token).await, 401, "a password change ends the token");
+        // Sign out everywhere.
+        let token = make(&password).await;
+        assert_eq!(me_status(&app, &token).await, 200);
+        b.get("/account").await;
+        assert_eq!(b.post("/account/sessions/sign-out-everywhere", &[]).await.status(), 303);
+        assert_eq!(me_status(&app, &token).await, 401, "signing out everywhere ends the token");
+        // A password reset.
+        let b = app.browser_signed_in(&TestUser { password: password.clone(), ..user.clone() }).await;
+        let token = {
+            let (status, token) = token_through_page(&b, &[("name", "script"), ("scope", "read"), ("password", &password)]).await;
+            assert_eq!(status, 200);
+            token.unwrap()
+        };
+        let visitor = Browser::new(&app.address);
+        visitor.get("/password/forgot").await;
+        assert_eq!(visitor.post("/password/forgot", &[("email", &user.email)]).await.status(), 200);
+        let link = app.last_link_to(&user.email).await;
+        visitor.get(&link).await;
+        let res = visitor.post(&link, &[("password", "a third passphrase here"), ("password_confirm", "a third passphrase here")]).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(me_status(&app, &token).await, 401, "a password reset ends the token");
+        password = "a third passphrase here".to_string();
+        // A disabled account.
+        let b = app.browser_signed_in(&TestUser { password: password.clone(), ..user.clone() }).await;
+        let (_, token) = token_through_page(&b, &[("name", "script"), ("scope", "read"), ("password", &password)]).await;
+        let token = token.unwrap();
+        let a = app.browser_signed_in(&root).await;
+        a.get(&format!("/admin/users/{}", user.id)).await;
+        assert_eq!(a.post(&format!("/admin/users/{}/disable", user.id), &[("confirm", "yes")]).await.status(), 303);
+        assert_eq!(me_status(&app, &token).await, 401, "disabling the account ends the token");
+        a.get(&format!("/admin/users/{}", user.id)).await;
+        assert_eq!(a.post(&format!("/admin/users/{}/enable", user.id), &[]).await.status(), 303);
+        assert_eq!(me_status(&app, &token).await, 401, "and enabling it again does not bring the token back");
+        let live: i64 = app.with_conn(move |conn| {
+            schema::api_tokens::table.filter(schema::api_tokens::user_id.eq(user.id)).filter(schema::api_tokens::revoked_at.is_null()).count().get_result(conn).unwrap()
+        }).await;
+        assert_eq!(live, 0);
+    }
+
+    async fn the_lockout_holds_under_parallel_attempts_from_many_addresses(backend) {
+        // The per-address limit is raised so that only the per-account lock can stop the burst.
+        let app = TestApp::spawn_with(backend, |c| c.sign_in_per_ip = 1000).await;
+        let user = admin(&app).await;
+        let mut attempts = Vec::new();
+        for i in 0..40 {
+            let url = app.url("/sign-in");
+            let email = user.email.clone();
+            attempts.push(tokio::spawn(async move {
+                let b = Browser::new(url.trim_end_matches("/sign-in"));
+                b.get("/sign-in").await;
+                let guess = format!("wrong guess number {i}");
+                b.post("/sign-in", &[("email", email.as_str()), ("password", guess.as_str())]).await.status().as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for attempt in attempts {
+            statuses.push(attempt.await.unwrap());
+        }
+        let checked = statuses.iter().filter(|s| **s == 422).count();
+        let refused = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(checked + refused, 40, "{statuses:?}");
+        assert!(checked <= 5, "{checked} passwords were checked against a limit of 5: {statuses:?}");
+        // The audit log records one failure per password checked: no more than the limit.
+        let failures = audit_actions(&app).await.iter().filter(|a| *a == "session.sign_in_failed").count();
+        assert_eq!(failures, checked);
+        // The account is locked: even the right password is refused, unchecked.
+        let b = Browser::new(&app.address);
+        assert_eq!(b.sign_in(&user.email, &user.password).await.status(), 429);
+        let failures_after = audit_actions(&app).await.iter().filter(|a| *a == "session.sign_in_failed").count();
+        assert_eq!(failures_after, failures);
+        let counted: Vec<i32> = app.with_conn(|conn| schema::sign_in_failures::table.select(schema::sign_in_failures::failures).load(conn).unwrap()).await;
+        assert!(counted.iter().all(|n| *n <= 5), "attempts counted past the lock: {counted:?}");
+    }
+
+    async fn inviting_a_representative_answers_the_same_whether_the_address_has_an_account(backend) {
+        let app = TestApp::spawn(backend).await;
+        let acme = app.create_member("acme", "Acme").await;
+        let globex = app.create_member("globex", "Globex").await;
+        let rep = app.create_user("rep@acme.example", &[Role::MemberRep], Some(acme)).await;
+        let other = app.create_user("someone@globex.example", &[Role::MemberRep], Some(globex)).await;
+        let b = app.browser_signed_in(&rep).await;
+        let invite = async |email: &str| {
+            b.get("/members/acme").await;
+            let res = b.post("/members/acme/representatives", &[("email", email), ("display_name", "New Person")]).await;
+            let status = res.status().as_u16();
+            let location = Browser::location(&res);
+            let (_, page) = b.get(&location).await;
+            (status, location, without_csrf(&page).replace(email, "ADDRESS"))
+        };
+        let fresh = invite("new@acme.example").await;
+        let taken = invite(&other.email).await;
+        assert_eq!(fresh.0, 303);
+        assert_eq!(fresh, taken, "the answer tells whether the address has an account");
+        // The new address got an invitation; the existing account's owner an email saying so; nothing changed.
+        let outbox = app.outbox().await;
+        assert!(outbox.iter().any(|(to, subject, _)| to == "new@acme.example" && subject.contains("invited")));
+        let notice = outbox.iter().find(|(to, _, _)| *to == other.email).expect("the owner is told");
+        assert!(notice.2.contains("already have an account") && notice.2.contains("Acme"), "{}", notice.2);
+        let member_id: Option<i64> = app.with_conn(move |conn| schema::users::table.find(other.id).select(schema::users::member_id).first(conn).unwrap()).await;
+        assert_eq!(member_id, Some(globex), "the existing account is unchanged");
+        // Mistakes in the form are still shown.
+        b.get("/members/acme").await;
+        let bad = b.post("/members/acme/representatives", &[("email", "not an email"), ("display_name", "X")]).await;
+        assert_eq!(bad.status(), 422);
     }
 }

@@ -23,6 +23,7 @@ mod fuzz_corpus;
 mod harness;
 mod health;
 mod home;
+mod hostile_input;
 mod limits;
 mod mail;
 mod members;

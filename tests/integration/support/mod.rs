@@ -353,21 +353,14 @@ pub fn create_user_on(conn: &mut DbConn, email: &str, roles: &[Role], member_id:
     TestUser { id: user.id, email: email.into(), password: TEST_PASSWORD.into() }
 }
 
-/// A personal API token for `user_id`, on any connection.
+/// A personal API token for `user_id` (read and write, no end), on any connection.
 pub fn api_token_on(conn: &mut DbConn, user_id: i64) -> String {
-    let roles = steward::accounts::session::roles_of(conn, user_id).unwrap();
-    let user = accounts::find_user(conn, user_id).unwrap();
-    let identity = steward::accounts::Identity {
-        user_id,
-        email: user.email,
-        display_name: user.display_name,
-        member_id: user.member_id,
-        roles,
-        has_two_factor: false,
-        via: steward::accounts::model::AuthMethod::ApiToken { token_id: 0 },
-        time_zone: "UTC".into(),
+    let input = accounts::TokenInput {
+        name: "test".into(),
+        scope: steward::accounts::model::TokenScope::ReadWrite,
+        expires_on: None,
     };
-    accounts::create_api_token(conn, &identity, "test", &RequestMeta::default()).unwrap().1
+    accounts::issue_api_token(conn, user_id, &input, &RequestMeta::default()).unwrap().1
 }
 
 /// A free port on the loopback interface (bound and released, so a child process can take it).
