@@ -150,6 +150,15 @@ pub fn signing_key(config: &Config, db: &Db) -> Result<SigningKey, StartupError>
     if let Some(key) = &config.secret_key {
         return Ok(SigningKey(key.clone()));
     }
+    // Anonymous answers waiting to be counted are sealed under a key derived from this one: kept in the database,
+    // it does not protect them from someone holding a copy of the database (SECURITY.md, "Anonymous surveys").
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "STEWARD_SECRET_KEY is not set: using the key kept in the database, so anonymous answers waiting to \
+             be counted are readable from a copy of the database; set STEWARD_SECRET_KEY (32 or more characters)"
+        )
+    });
     let mut conn = db.get().map_err(StartupError::Database)?;
     crate::settings::service::secret_key(&mut conn).map(SigningKey).map_err(StartupError::SigningKey)
 }

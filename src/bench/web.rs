@@ -643,14 +643,21 @@ fn measure(
     let page = &targets[2]; // the treasurer's home page
     let alone = loads.iter().find(|l| l.target == page.name && l.clients == TARGET_CLIENTS).map(|l| l.p99_ms);
     let burst_clients = 16;
-    let body = format!(
-        "_csrf={csrf}&email={}&password={}&next=%2F",
-        crate::web::url_encode(&seeded.treasurer_email),
-        crate::web::url_encode(&seeded.password),
-        csrf = csrf_token(&server.base)?,
-    );
+    let csrf = csrf_token(&server.base)?;
+    let bodies: Vec<String> = seeded
+        .sign_in_emails
+        .iter()
+        .map(|email| {
+            format!(
+                "_csrf={csrf}&email={}&password={}&next=%2F",
+                crate::web::url_encode(email),
+                crate::web::url_encode(&seeded.password),
+            )
+        })
+        .collect();
+    let body = &bodies;
     let (sign_ins, during) = std::thread::scope(|s| {
-        let burst = s.spawn(|| wrk.sign_in_burst(&server.base, &body, burst_clients));
+        let burst = s.spawn(|| wrk.sign_in_burst(&server.base, body, burst_clients));
         std::thread::sleep(Duration::from_millis(500));
         let during = wrk.get(&server.base, page, TARGET_CLIENTS);
         (burst.join().unwrap_or_else(|_| Err(BenchError::Mismatch("the sign-in burst panicked".into()))), during)
@@ -733,17 +740,24 @@ impl Wrk {
         Ok(load(&target.name, &target.path, clients, &summary))
     }
 
-    fn sign_in_burst(&self, base: &str, body: &str, clients: u32) -> Result<Load, BenchError> {
+    /// Sign-ins through the form, each request as the next of `bodies` (one person each, in turn).
+    fn sign_in_burst(&self, base: &str, bodies: &[String], clients: u32) -> Result<Load, BenchError> {
         let script = self.sign_in_dir.join("sign_in.lua");
-        // The body is URL-encoded: no quote or backslash can end the Lua string early.
+        // The bodies are URL-encoded: no quote or backslash can end a Lua string early.
+        let list: Vec<String> = bodies.iter().map(|b| format!("\"{b}\"")).collect();
         std::fs::write(
             &script,
             format!(
-                "wrk.method = \"POST\"\nwrk.body = \"{body}\"\n\
-                 wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n{REPORT_LUA}"
+                "wrk.method = \"POST\"\n\
+                 wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
+                 local bodies = {{ {} }}\nlocal next_body = 0\n\
+                 request = function()\n  next_body = next_body % #bodies + 1\n  \
+                 return wrk.format(nil, nil, nil, bodies[next_body])\nend\n{REPORT_LUA}",
+                list.join(", ")
             ),
         )?;
-        let csrf = body.split('&').find_map(|kv| kv.strip_prefix("_csrf=")).unwrap_or_default();
+        let csrf =
+            bodies.first().and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("_csrf="))).unwrap_or_default();
         let cookie = format!("Cookie: {}={csrf}", crate::accounts::session::csrf_cookie_name(false));
         let summary = self.run(&script, &[cookie], &format!("{base}/sign-in"), clients)?;
         Ok(load("sign-in", "/sign-in", clients, &summary))
